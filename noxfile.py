@@ -1,0 +1,117 @@
+# /// script
+# dependencies = ["nox>=2024.10.9", "jsonschema>=4.20", "packaging>=23.2", "ruamel.yaml>=0.18"]
+# ///
+"""Sessions over matrix.yaml. Thin by design: each session calls the
+`zarrmatrix` CLI, which holds the logic.
+
+    nox -s matrix            fixtures, then one cell(<id>) session per cell, then the report
+    nox -s "cell(<id>)"      one cell alone (after writing the fixtures it reads)
+    nox -s report            rebuild reports/index.html from reports/results/*.json
+    nox -s bench             only the store benchmark, printed as a table
+    nox -s check -- A.zip    which reader cells can open A.zip?
+    nox -s tests             the test suite
+
+`nox -s <session> -- --matrix PATH` uses another matrix file: the cell sessions
+are read from it (or from $ZARRMATRIX_MATRIX, else ./matrix.yaml).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE / "src"))
+
+from zarrmatrix.matrix import MatrixError, load_matrix  # noqa: E402
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["matrix"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _posarg(flag: str) -> str | None:
+    """A flag's value among the arguments after `--`, read when the noxfile loads."""
+    argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+MATRIX = Path(_posarg("--matrix") or os.environ.get("ZARRMATRIX_MATRIX") or HERE / "matrix.yaml")
+try:
+    CELL_IDS = [c.id for c in load_matrix(MATRIX).cells]
+except MatrixError as exc:
+    sys.exit(f"error: {exc}")
+
+# Arguments that only `run` understands; the report takes just where things are.
+REPORT_FLAGS = ("--matrix", "--reports")
+
+
+def _zarrmatrix(session: nox.Session, *args: str, report: bool = False) -> None:
+    session.install("-e", str(HERE))
+    posargs = list(session.posargs)
+    if report:
+        kept = []
+        for i, arg in enumerate(posargs):
+            if arg in REPORT_FLAGS and i + 1 < len(posargs):
+                kept += [arg, posargs[i + 1]]
+            elif arg.split("=", 1)[0] in REPORT_FLAGS:
+                kept.append(arg)
+        posargs = kept
+    if "--matrix" not in " ".join(posargs):
+        posargs += ["--matrix", str(MATRIX)]
+    session.run("zarrmatrix", *args, *posargs)
+
+
+@nox.session
+def fixtures(session: nox.Session) -> None:
+    """Every writer cell writes its fixtures into reports/fixtures/."""
+    _zarrmatrix(session, "run", "--phase", "write")
+
+
+@nox.session(requires=["fixtures"])
+@nox.parametrize("cell_id", CELL_IDS, ids=CELL_IDS)
+def cell(session: nox.Session, cell_id: str) -> None:
+    """One cell: read every fixture (and its control), then benchmark if it benches."""
+    _zarrmatrix(session, "run", "--cells", cell_id, "--phase", "read", "bench")
+
+
+@nox.session(requires=["cell"])
+def matrix(session: nox.Session) -> None:
+    """Every cell of matrix.yaml, then the report."""
+    _zarrmatrix(session, "report", report=True)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Rebuild the report from whatever results exist."""
+    _zarrmatrix(session, "report", report=True)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Only the store benchmark of the bench cells; prints the table, then rebuilds the report."""
+    _zarrmatrix(session, "run", "--phase", "bench")
+    _zarrmatrix(session, "bench-table", report=True)
+    _zarrmatrix(session, "report", report=True)
+
+
+@nox.session
+def check(session: nox.Session) -> None:
+    """`nox -s check -- PATH.zip ...`: every reader cell against your zip files."""
+    if not session.posargs:
+        session.error("usage: nox -s check -- PATH.zip [PATH.zip ...]")
+    session.install("-e", str(HERE))
+    session.run("zarrmatrix", "check", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite: unit tests and integration tests with real cells."""
+    session.install("-e", f"{HERE}[test]")
+    session.run("pytest", "-ra", *session.posargs)

@@ -1,0 +1,206 @@
+"""The probe protocol: how a probe takes its request and hands back JSON records.
+
+Shipped next to every probe into each environment. Standard library and numpy
+only, and Python 3.9 compatible: it runs under whatever Python an image has.
+
+A probe is called as
+    python PROBE.py --list-methods
+    python PROBE.py --request REQUEST.json --out RECORDS.jsonl
+and appends one JSON object per line to RECORDS.jsonl. The host decides the
+verdicts; a probe only reports what it saw.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+class Output:
+    """Appends records to the out file, flushed at once so a crash loses none."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def emit(self, record):
+        line = json.dumps(_jsonable(record), sort_keys=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def error_of(exc):
+    tail = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
+    return {
+        "type": type(exc).__module__ + "." + type(exc).__qualname__
+        if type(exc).__module__ not in ("builtins", "__main__")
+        else type(exc).__qualname__,
+        "message": str(exc)[:2000],
+        "traceback": "".join(tail)[-2000:],
+    }
+
+
+def checksum(array, expected=None):
+    """SHA-256 of the decoded bytes in C order and little-endian.
+
+    `expected` holds the manifest's shape and dtype: an array that came back
+    as (1, y, x) for (y, x), or as another dtype, is brought to the expected
+    form first; what was observed is kept beside the digest.
+    """
+    import numpy as np
+
+    a = np.asarray(array)
+    if isinstance(array, np.ma.MaskedArray):
+        a = np.ma.getdata(array)
+    observed = {"shape": list(a.shape), "dtype": str(a.dtype)}
+    if expected:
+        shape = tuple(expected.get("shape") or a.shape)
+        squeezed = tuple(d for d in a.shape if d != 1)
+        if a.shape != shape and squeezed == tuple(d for d in shape if d != 1):
+            a = a.reshape(shape)
+        dtype = expected.get("dtype")
+        if dtype and str(a.dtype) != dtype:
+            a = a.astype(np.dtype(dtype))
+    a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+    return hashlib.sha256(a.tobytes()).hexdigest(), observed
+
+
+def version_of(distribution):
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
+        return None
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+class Opened:
+    """A store that a method opened: the call that opened it, and how to read it."""
+
+    def __init__(self, call, read, walk=None):
+        self.call = call
+        self.read = read
+        self.walk = walk
+
+
+def run_reader(library, methods, describe_versions):
+    """The main of a reader probe.
+
+    `methods` maps a method name to a function (fixture, arrays) -> Opened.
+    A method that cannot exist in this environment raises NotImplementedError
+    from `available` and is left out of --list-methods.
+    """
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--list-methods", action="store_true")
+    parser.add_argument("--request")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.list_methods:
+        print(json.dumps([name for name, m in methods.items() if m.available()]))
+        return 0
+    with open(args.request, encoding="utf-8") as handle:
+        request = json.load(handle)
+    out = Output(args.out)
+    fixture = request["fixture"]
+    wanted = request.get("arrays")
+    method = methods[request["method"]]
+    record = {
+        "kind": "attempt",
+        "library": library,
+        "method": request["method"],
+        "variant": fixture["variant"],
+        "fixture": fixture["name"],
+        "call": method.describe(fixture),
+        "opened": False,
+        "error": None,
+        "arrays": [],
+        "discovered": wanted is None,
+    }
+    record.update(describe_versions())
+    out.emit(dict(record, kind="attempt-begin"))
+    started = time.perf_counter()
+    try:
+        opened = method.open(fixture)
+        record["call"] = opened.call
+        record["opened"] = True
+        if wanted is None:
+            wanted = [{"path": p} for p in opened.walk()]
+        for spec in wanted:
+            entry = {"path": spec["path"]}
+            try:
+                digest, observed = checksum(opened.read(spec), spec if "dtype" in spec else None)
+                entry.update(sha256=digest, observed=observed)
+            except Exception as exc:  # each array's failure is data, not a crash
+                entry["error"] = error_of(exc)
+            record["arrays"].append(entry)
+    except Exception as exc:
+        record["error"] = error_of(exc)
+    record["seconds"] = round(time.perf_counter() - started, 4)
+    out.emit(record)
+    return 0
+
+
+class Method:
+    """One documented way to open a store; subclasses fill in the calls."""
+
+    def available(self):
+        return True
+
+    def describe(self, fixture):
+        return self.name
+
+
+def zarr_like_walk(root):
+    """Every array path below a zarr 2 or zarr 3 group (or the root array itself)."""
+    if not hasattr(root, "groups"):
+        return [""]
+    found = []
+
+    def visit(group, prefix):
+        for name, _ in sorted(group.arrays()):
+            found.append(prefix + name)
+        for name, sub in sorted(group.groups()):
+            visit(sub, prefix + name + "/")
+
+    visit(root, "")
+    return found
+
+
+def zarr_like_read(root, path):
+    node = root if path == "" else root[path]
+    return node[...]
+
+
+def major(version):
+    try:
+        return int(str(version).split(".")[0])
+    except ValueError:
+        return 0
+
+
+def main_guard(fn):
+    try:
+        sys.exit(fn())
+    except SystemExit:
+        raise
+    except BaseException:
+        traceback.print_exc()
+        sys.exit(3)

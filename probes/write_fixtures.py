@@ -1,0 +1,242 @@
+"""Write one fixture (a Zarr store in a zip file) and its manifest.
+
+Called as `write_fixtures.py --request REQ.json --out RECORDS.jsonl`, where the
+request names the fixture kind, the output folder and the writer cell. The
+manifest holds per array its shape, dtype and the SHA-256 of its decoded bytes,
+which is what every reader is checked against.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from _zmprobe import Output, checksum, error_of, main_guard, major, version_of  # noqa: E402
+
+EDGE_ARRAYS = (
+    # name, shape, chunks, dtype: shapes that leave partial edge chunks on purpose
+    ("ints", (37, 53), (10, 16), "int32"),
+    ("floats", (1000,), (300,), "float64"),
+    ("nested/temps", (12, 20), (5, 5), "float32"),
+    ("nested/sub/u8", (5, 6, 7), (2, 4, 4), "uint8"),
+)
+
+
+def edge_data(name, shape, dtype):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    if np.dtype(dtype).kind == "f":
+        return rng.normal(20.0, 5.0, size=shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -10**6), min(info.max, 10**6), size=shape, endpoint=True, dtype=dtype)
+
+
+def zarr_module():
+    import zarr
+
+    return zarr, major(zarr.__version__)
+
+
+def open_root(store, zarr_format):
+    zarr, zmajor = zarr_module()
+    if zmajor < 3:
+        if zarr_format != 2:
+            raise NotImplementedError("zarr %s writes Zarr format 2 only" % zarr.__version__)
+        return zarr.group(store=store, overwrite=True)
+    return zarr.open_group(store, mode="w", zarr_format=zarr_format)
+
+
+def add_array(root, name, data, chunks):
+    zarr, zmajor = zarr_module()
+    if zmajor < 3:
+        arr = root.create_dataset(name, shape=data.shape, chunks=chunks, dtype=data.dtype)
+    else:
+        arr = root.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype)
+    arr[...] = data
+    arr.attrs["description"] = "zarrmatrix fixture array %s" % name
+    return arr
+
+
+def codec_of(arr):
+    for attr in ("compressors", "compressor"):
+        value = getattr(arr, attr, None)
+        if value is not None:
+            return str(value)[:300]
+    return None
+
+
+def write_arrays(root, arrays):
+    entries = []
+    for name, data, chunks in arrays:
+        arr = add_array(root, name, data, chunks)
+        digest, _ = checksum(data)
+        entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype),
+                        "chunks": list(chunks), "sha256": digest, "codec": codec_of(arr)})
+    return entries
+
+
+def zip_store(path):
+    zarr, zmajor = zarr_module()
+    if zmajor < 3:
+        return zarr.ZipStore(path, mode="w")
+    return zarr.storage.ZipStore(path, mode="w")
+
+
+def dir_store(path):
+    zarr, zmajor = zarr_module()
+    if zmajor < 3:
+        return zarr.DirectoryStore(path)
+    return zarr.storage.LocalStore(path)
+
+
+def edge_arrays():
+    return [(name, edge_data(name, shape, dtype), chunks) for name, shape, chunks, dtype in EDGE_ARRAYS]
+
+
+def write_zipstore(target, zarr_format, arrays, attrs):
+    store = zip_store(target)
+    root = open_root(store, zarr_format)
+    root.attrs.update(attrs)
+    entries = write_arrays(root, arrays)
+    store.close()
+    return entries
+
+
+def write_dirzip(target, zarr_format, compression, arrays, attrs):
+    folder = tempfile.mkdtemp(prefix="zm-dirzip-")
+    try:
+        root = open_root(dir_store(folder), zarr_format)
+        root.attrs.update(attrs)
+        entries = write_arrays(root, arrays)
+        with zipfile.ZipFile(target, "w", compression=compression) as zf:
+            for base, dirs, files in os.walk(folder):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(base, name)
+                    zf.write(full, os.path.relpath(full, folder))
+        return entries
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_xarray(target, zarr_format):
+    import xarray as xr
+
+    rng = np.random.default_rng(7)
+    ny, nx = 15, 20
+    ds = xr.Dataset(
+        {
+            "temp": (("y", "x"), rng.normal(12.0, 3.0, size=(ny, nx)).astype("float32"), {"units": "degC"}),
+            "precip": (("y", "x"), rng.integers(0, 500, size=(ny, nx), dtype="int16"), {"units": "mm"}),
+        },
+        coords={"y": np.linspace(40.0, 54.0, ny), "x": np.arange(nx, dtype="int64")},
+        attrs={"title": "zarrmatrix xarray fixture", "institution": "zarrmatrix"},
+    )
+    encoding = {name: {"chunks": (4, 6)} for name in ("temp", "precip")}
+    zarr, zmajor = zarr_module()
+    store = zip_store(target)
+    kwargs = {"mode": "w", "encoding": encoding}
+    if zmajor >= 3:
+        kwargs["zarr_format"] = zarr_format
+    elif zarr_format != 2:
+        raise NotImplementedError("xarray on zarr %s writes Zarr format 2 only" % zarr.__version__)
+    ds.to_zarr(store, **kwargs)
+    store.close()
+    entries = []
+    for name in ("temp", "precip", "x", "y"):
+        data = ds[name].values
+        digest, _ = checksum(data)
+        entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype), "sha256": digest,
+                        "dims": list(ds[name].dims)})
+    return entries, {"xarray_version": xr.__version__}
+
+
+def write_mnist(target, zarr_format, mnist_dir):
+    from _mnist import load_or_synthesize
+
+    images, labels, source = load_or_synthesize(mnist_dir)
+    arrays = [("images", images, (1000, 28, 28)), ("labels", labels, (10000,))]
+    attrs = {"title": "MNIST training set", "source": source, "synthetic": source == "synthetic"}
+    return write_zipstore(target, zarr_format, arrays, attrs), {"mnist_source": source}
+
+
+def zip_facts(path):
+    """What the zip itself looks like: readers differ on duplicate member names,
+    which a ZipStore leaves behind whenever metadata is written twice."""
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+    names = [i.filename for i in infos]
+    methods = sorted({zipfile.compressor_names.get(i.compress_type, str(i.compress_type)) for i in infos})
+    return {"members": len(names), "duplicate_members": len(names) - len(set(names)),
+            "compression": methods, "bytes": os.path.getsize(path)}
+
+
+def write(kind, target, cell_id, mnist_dir):
+    zarr_format = 3 if kind.endswith("-v3") else 2
+    attrs = {"title": "zarrmatrix fixture", "writer": cell_id, "kind": kind}
+    extra = {}
+    if kind.startswith("zipstore-"):
+        entries = write_zipstore(target, zarr_format, edge_arrays(), attrs)
+        variant = "ZipStore"
+    elif kind.startswith("dirzip-"):
+        stored = kind.startswith("dirzip-stored")
+        compression = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        entries = write_dirzip(target, zarr_format, compression, edge_arrays(), attrs)
+        variant = "dir+zip STORED" if stored else "dir+zip DEFLATED"
+    elif kind.startswith("xarray-"):
+        entries, extra = write_xarray(target, zarr_format)
+        variant = "xarray to_zarr ZipStore"
+    elif kind.startswith("mnist-"):
+        entries, extra = write_mnist(target, zarr_format, mnist_dir)
+        variant = "MNIST ZipStore"
+    else:
+        raise ValueError("unknown fixture kind %r" % kind)
+    return zarr_format, variant, entries, extra
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--request", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    with open(args.request, encoding="utf-8") as handle:
+        request = json.load(handle)
+    out = Output(args.out)
+    kind, cell_id = request["kind"], request["cell_id"]
+    name = "%s__%s.zip" % (cell_id, kind)
+    target = os.path.join(request["out_dir"], name)
+    if os.path.exists(target):
+        os.remove(target)
+    record = {"kind": "fixture", "fixture": name, "fixture_kind": kind, "writer": cell_id,
+              "zarr_version": version_of("zarr"), "xarray_version": version_of("xarray"),
+              "numcodecs_version": version_of("numcodecs"), "numpy_version": np.__version__}
+    started = time.perf_counter()
+    try:
+        zarr_format, variant, entries, extra = write(kind, target, cell_id, request.get("mnist_dir"))
+        record.update(extra)
+        manifest = {"fixture": name, "writer": cell_id, "kind": kind, "zarr_format": zarr_format,
+                    "variant": variant, "arrays": entries, "zip": zip_facts(target),
+                    "synthetic": extra.get("mnist_source") == "synthetic",
+                    "versions": {k: record[k] for k in ("zarr_version", "xarray_version",
+                                                        "numcodecs_version", "numpy_version")}}
+        with open(target + ".manifest.json", "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=1, sort_keys=True)
+        record.update(manifest=manifest, error=None)
+    except Exception as exc:
+        record["error"] = error_of(exc)
+        if os.path.exists(target):
+            os.remove(target)
+    record["seconds"] = round(time.perf_counter() - started, 4)
+    out.emit(record)
+    return 0
+
+
+if __name__ == "__main__":
+    main_guard(main)

@@ -1,0 +1,86 @@
+"""Isolation backends behind one interface, and the choice among them."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from ..matrix import Cell, Matrix
+from ..process import run_process
+from .base import Backend, BackendUnavailable, EnvFailed, Environment, Mounts
+from .venv import VenvBackend
+
+__all__ = ["Backend", "BackendUnavailable", "EnvFailed", "Environment", "Mounts", "Selector", "docker_answers"]
+
+
+def docker_answers(timeout: float = 15) -> tuple[bool, str]:
+    """Whether a Docker engine answers here, and what it said."""
+    if shutil.which("docker") is None:
+        return False, "no docker client on PATH"
+    try:
+        result = run_process(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=timeout)
+    except OSError as exc:
+        return False, str(exc)
+    if result.timed_out:
+        return False, "docker info timed out"
+    if result.returncode != 0:
+        return False, result.tail(300).strip()
+    return True, f"Docker engine {result.stdout.strip()}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str | None
+    backend: Backend | None
+    reason: str | None = None
+
+
+class Selector:
+    """Picks each cell's backend: the CLI's choice, else the cell's setting;
+    'auto' means docker where an engine answers, venv elsewhere. A cell that
+    needs an image is skipped, never dropped, where docker cannot run."""
+
+    def __init__(self, matrix: Matrix, work: Path, console: Console):
+        self.matrix = matrix
+        self.work = work
+        self.console = console
+        self._docker: tuple[bool, str] | None = None
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.Lock()
+
+    def docker(self) -> tuple[bool, str]:
+        with self._lock:
+            if self._docker is None:
+                self._docker = docker_answers()
+                ok, said = self._docker
+                self.console.print(f"docker: {said}" if ok else f"docker: not available ({said}); "
+                                   "cells without an image run in uv virtual environments")
+            return self._docker
+
+    def backend(self, name: str) -> Backend:
+        with self._lock:
+            if name not in self._backends:
+                if name == "venv":
+                    self._backends[name] = VenvBackend(self.work / "envs")
+                else:
+                    from .docker import DockerBackend
+
+                    self._backends[name] = DockerBackend(self.matrix.docker, self.work / "docker")
+            return self._backends[name]
+
+    def choose(self, cell: Cell, requested: str | None) -> Decision:
+        wanted = requested or cell.backend
+        if wanted == "venv" and cell.needs_docker:
+            return Decision("none", None, "skipped: needs docker (the cell runs in an image)")
+        if wanted == "venv":
+            return Decision("venv", self.backend("venv"))
+        ok, said = self.docker()
+        if ok:
+            return Decision("docker", self.backend("docker"))
+        if wanted == "docker" or cell.needs_docker:
+            return Decision("none", None, f"skipped: needs docker ({said})")
+        return Decision("venv", self.backend("venv"))

@@ -1,0 +1,114 @@
+"""The embedded default: one uv virtual environment per cell, keyed by a hash of its pins."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..matrix import Cell
+from ..process import ProcessResult, run_process
+from .base import Backend, EnvFailed, Environment, Mounts
+
+INSTALL_TIMEOUT_S = 900
+READY = ".zarrmatrix-ready.json"
+
+
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found is None:
+            raise EnvFailed("uv is not installed: pip install uv") from None
+        return found
+
+
+def probe_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A clean environment for a probe: no PYTHONPATH, no user site, the host's locale."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "TZ")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env["PYTHONNOUSERSITE"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+class VenvEnvironment(Environment):
+    def __init__(self, cell: Cell, root: Path, **kwargs: Any):
+        super().__init__(cell=cell, backend="venv", **kwargs)
+        self.root = root
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float, mounts: Mounts,
+                  fixtures_writable: bool = False) -> ProcessResult:
+        argv = [str(self.python), str(mounts.probes / probe), *args]
+        return run_process(argv, timeout=timeout, env=probe_environ(), cwd=mounts.work)
+
+    def identity(self) -> dict[str, Any]:
+        return {"venv": str(self.root), "env_key": self.cell.env_key()}
+
+
+class VenvBackend(Backend):
+    """uv venvs under `envs_dir`, shared by every cell with the same pins and reused while they hold."""
+
+    name = "venv"
+
+    def __init__(self, envs_dir: Path):
+        self.envs_dir = envs_dir
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def provision(self, cell: Cell, mounts: Mounts) -> VenvEnvironment:
+        key = cell.env_key()
+        root = self.envs_dir / f"py{cell.python}-{key}"
+        with self._lock(key):
+            started = time.perf_counter()
+            if (root / READY).exists():
+                return VenvEnvironment(cell, root, reused=True, provision_s=time.perf_counter() - started)
+            if root.exists():
+                shutil.rmtree(root)
+            self._create(cell, root)
+            return VenvEnvironment(cell, root, reused=False, provision_s=time.perf_counter() - started)
+
+    def _create(self, cell: Cell, root: Path) -> None:
+        uv = uv_binary()
+        env = dict(os.environ)
+        # uv would otherwise try to download a missing Python from the network.
+        env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        env.pop("VIRTUAL_ENV", None)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        made = run_process([uv, "venv", "--quiet", "--python", cell.python, str(root)],
+                           timeout=INSTALL_TIMEOUT_S, env=env)
+        if made.returncode != 0:
+            raise EnvFailed(f"uv venv --python {cell.python} failed: {made.tail()}")
+        python = root / "bin" / "python"
+        installed = run_process(
+            [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
+             *cell.requirements],
+            timeout=INSTALL_TIMEOUT_S,
+            env=env,
+        )
+        if installed.returncode != 0:
+            shutil.rmtree(root, ignore_errors=True)
+            raise EnvFailed(installed.tail(4000).strip() or f"uv pip install exited {installed.returncode}")
+        (root / READY).write_text(json.dumps({
+            "requirements": list(cell.requirements),
+            "python": cell.python,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host_python": sys.version.split()[0],
+        }, indent=1))

@@ -1,0 +1,176 @@
+"""`zarrmatrix ...`: what users and noxfile.py both call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+
+from .matrix import Matrix, MatrixError, load_matrix
+
+EXIT_INVALID = 2
+
+
+def _probes_dir() -> Path:
+    """probes/ ships inside the wheel; in a source checkout it sits at the top."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "probes", here.parents[1] / "probes"):
+        if (candidate / "_zmprobe.py").exists():
+            return candidate
+    raise FileNotFoundError("cannot find the probes folder next to the zarrmatrix package")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--matrix", default="matrix.yaml", type=Path, help="the matrix file (default ./matrix.yaml)")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("auto", "venv", "docker"), default=None,
+                        help="where cells run (default: each cell's setting in matrix.yaml, itself 'auto')")
+    parser.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
+                        help="attempts run at once (default: the number of cores, at most 4)")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="output folder (default reports/)")
+    parser.add_argument("--work", type=Path, default=Path(os.environ.get("ZARRMATRIX_WORK", ".zarrmatrix")),
+                        help="environments and scratch (default .zarrmatrix/ or $ZARRMATRIX_WORK)")
+    parser.add_argument("--probes-dir", type=Path, default=None, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zarrmatrix", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check matrix.yaml; exit 0 if valid, 2 if not")
+    _common(p)
+
+    p = sub.add_parser("list", help="print the cells")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per cell")
+
+    p = sub.add_parser("run", help="run cells: write fixtures, read them all, benchmark stores")
+    _common(p)
+    _run_options(p)
+    p.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (default: all)")
+    p.add_argument("--phase", nargs="+", choices=("write", "read", "bench"), default=["write", "read", "bench"])
+    p.add_argument("--mnist-dir", help="a folder with the MNIST IDX files (default: cache, then mirrors)")
+
+    p = sub.add_parser("report", help="merge the results and render reports/index.html")
+    _common(p)
+    p.add_argument("--reports", type=Path, default=Path("reports"))
+
+    p = sub.add_parser("bench-table", help="print the benchmark table of the results")
+    _common(p)
+    p.add_argument("--reports", type=Path, default=Path("reports"))
+
+    p = sub.add_parser("check", help="which reader cells can open MY zip files?")
+    _common(p)
+    _run_options(p)
+    p.add_argument("zips", nargs="+", type=Path, metavar="PATH.zip")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the verdicts as a JSON list")
+    p.add_argument("--out", type=Path, default=Path("reports/check"), help="report folder (default reports/check)")
+
+    p = sub.add_parser("reproduce", help="run one attempt again and print what it saw")
+    _common(p)
+    _run_options(p)
+    p.add_argument("cell")
+    p.add_argument("fixture", help="the fixture's file name")
+    p.add_argument("method")
+    p.add_argument("--variant", choices=("zip", "folder"), default="zip")
+    p.add_argument("--fixtures", type=Path, default=None, help="the fixtures folder (default reports/fixtures)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        matrix = load_matrix(args.matrix)
+        return COMMANDS[args.command](args, matrix, console)
+    except MatrixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _validate(args, matrix: Matrix, console: Console) -> int:
+    print(f"{matrix.path}: valid, {len(matrix.cells)} cells")
+    return 0
+
+
+def _list(args, matrix: Matrix, console: Console) -> int:
+    if args.json:
+        print(json.dumps([c.to_json() for c in matrix.cells], indent=1))
+        return 0
+    for cell in matrix.cells:
+        roles = ",".join(sorted(cell.roles))
+        where = f"image {cell.image.dockerfile}:{cell.image.base}" if cell.image else f"python {cell.python}"
+        print(f"{cell.id:32} {roles:16} {where:40} {' '.join(cell.requirements)}")
+    return 0
+
+
+def _layout(args, reports: Path | None = None, fixtures: Path | None = None):
+    from .runner import Layout
+
+    # Absolute paths: probes run with the scratch folder as their working directory.
+    return Layout(reports=(reports or args.reports).resolve(), work=args.work.resolve(),
+                  probes=(args.probes_dir or _probes_dir()).resolve(),
+                  fixtures_dir=None if fixtures is None else fixtures.resolve())
+
+
+def _run(args, matrix: Matrix, console: Console) -> int:
+    from .runner import Runner
+
+    cells = matrix.select(args.cells)
+    runner = Runner(matrix, _layout(args), backend_choice=args.backend, jobs=args.jobs, console=console,
+                    mnist_dir=args.mnist_dir)
+    runs = runner.run(cells, phases=args.phase)
+    for run in runs:
+        reads = [r for r in run.records if r["kind"] == "read"]
+        passed = sum(r["verdict"] == "pass" for r in reads)
+        note = f" ({run.status_reason.splitlines()[0][:120]})" if run.status_reason else ""
+        console.print(f"{run.cell.id}: {run.backend}, {run.status}{note}; "
+                      f"{passed}/{len(reads)} read attempts passed")
+    console.print(f"results: {runner.layout.results}/")
+    return 0
+
+
+def _report(args, matrix: Matrix, console: Console) -> int:
+    from .report import build_report
+
+    written = build_report(args.reports, console=console)
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0
+
+
+def _bench_table(args, matrix: Matrix, console: Console) -> int:
+    from .report.bench import print_bench_table
+
+    print_bench_table(args.reports / "results", console=Console())
+    return 0
+
+
+def _check(args, matrix: Matrix, console: Console) -> int:
+    from .check import run_check
+
+    return run_check(args, matrix, _layout(args, reports=args.out, fixtures=args.out / "fixtures"), console)
+
+
+def _reproduce(args, matrix: Matrix, console: Console) -> int:
+    from .reproduce import reproduce
+
+    return reproduce(args, matrix, _layout(args, fixtures=args.fixtures), console)
+
+
+COMMANDS = {
+    "validate": _validate,
+    "list": _list,
+    "run": _run,
+    "report": _report,
+    "bench-table": _bench_table,
+    "check": _check,
+    "reproduce": _reproduce,
+}

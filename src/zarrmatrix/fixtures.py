@@ -1,0 +1,88 @@
+"""The fixtures folder: zip files with their manifests, and their unzipped controls."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST_SUFFIX = ".manifest.json"
+CONTROLS = "_controls"
+
+
+@dataclass(frozen=True)
+class Fixture:
+    name: str
+    zip_path: Path
+    manifest: dict[str, Any] | None
+    control_path: Path | None
+    control_error: str | None
+
+    @property
+    def arrays(self) -> list[dict[str, Any]] | None:
+        return None if self.manifest is None else self.manifest.get("arrays")
+
+    @property
+    def zarr_format(self) -> int | None:
+        if self.manifest is not None and self.manifest.get("zarr_format"):
+            return self.manifest["zarr_format"]
+        return sniff_format(self.zip_path)
+
+
+def sniff_format(zip_path: Path) -> int | None:
+    """The Zarr format of a zip nobody described: zarr.json means 3, .zgroup or .zarray means 2."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = {n.rsplit("/", 1)[-1] for n in zf.namelist()}
+    except Exception:  # a broken zip has no format to tell
+        return None
+    if "zarr.json" in names:
+        return 3
+    if names & {".zgroup", ".zarray"}:
+        return 2
+    return None
+
+
+def manifest_path(zip_path: Path) -> Path:
+    return zip_path.with_name(zip_path.name + MANIFEST_SUFFIX)
+
+
+def extract_control(zip_path: Path, controls: Path) -> tuple[Path | None, str | None]:
+    """Unzip a fixture into its control folder: (folder, None), or (None, why not).
+
+    zipfile refuses members that would land outside the folder, so a hostile
+    zip brought to `check` cannot write elsewhere."""
+    target = controls / zip_path.stem
+    if target.exists():
+        shutil.rmtree(target)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(target)
+    except Exception as exc:  # BadZipFile, zlib.error, EOFError...: a broken zip is data, not our bug
+        shutil.rmtree(target, ignore_errors=True)
+        return None, f"{type(exc).__name__}: {exc}"
+    return target, None
+
+
+def discover(folder: Path) -> list[Fixture]:
+    """Every *.zip in `folder`, sorted by name, each with its control extracted."""
+    fixtures = []
+    controls = folder / CONTROLS
+    for zip_path in sorted(folder.glob("*.zip")):
+        mpath = manifest_path(zip_path)
+        manifest = json.loads(mpath.read_text()) if mpath.exists() else None
+        control, error = extract_control(zip_path, controls)
+        fixtures.append(Fixture(zip_path.name, zip_path, manifest, control, error))
+    return fixtures
+
+
+def remove_written_by(folder: Path, cell_id: str) -> None:
+    """Forget a writer's old fixtures before it writes new ones."""
+    for path in folder.glob(f"{cell_id}__*"):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()

@@ -1,0 +1,380 @@
+"""The schema of matrix.yaml, its validation, and its expansion into cells.
+
+matrix.yaml is read once, here, into frozen dataclasses. Every error names the
+file, the key path, the line and what was expected, so that a typo never
+reaches a subprocess.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import jsonschema
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError
+
+LIBRARIES = ("zarr", "xarray", "fsspec", "netcdf4", "h5py", "gdal", "rasterio")
+
+# The PyPI distribution behind each library; GDAL has none, it comes from an image.
+DISTRIBUTIONS = {
+    "zarr": "zarr",
+    "xarray": "xarray",
+    "fsspec": "fsspec",
+    "netcdf4": "netCDF4",
+    "h5py": "h5py",
+    "rasterio": "rasterio",
+}
+
+# Which library may write which fixture kind: xarray fixtures go through to_zarr.
+WRITER_KINDS = {
+    "zarr": ("zipstore-", "dirzip-", "mnist-"),
+    "xarray": ("xarray-",),
+}
+
+_DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class MatrixError(Exception):
+    """An invalid matrix file: where, and what was expected."""
+
+    def __init__(self, path: Path, key_path: str, line: int | None, message: str):
+        self.path = path
+        self.key_path = key_path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line else str(path)
+        key = f" {key_path}:" if key_path else ""
+        super().__init__(f"{where}:{key} {message}")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    dockerfile: str
+    base: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One library-version combination, run in its own environment."""
+
+    id: str
+    library: str
+    version: str | None
+    python: str
+    requirements: tuple[str, ...]
+    roles: frozenset[str]
+    writes: tuple[str, ...]
+    backend: str
+    timeout_s: float
+    image: ImageSpec | None = None
+
+    @property
+    def needs_docker(self) -> bool:
+        return self.image is not None
+
+    @property
+    def label(self) -> str:
+        """How the report names this cell's library and version."""
+        version = self.version or (self.image.label if self.image else None) or "?"
+        return f"{self.library} {version}"
+
+    def env_key(self) -> str:
+        """A short hash of everything that decides what is installed."""
+        payload = {
+            "python": self.python,
+            "requirements": sorted(self.requirements),
+            "image": None if self.image is None else self.image.__dict__,
+        }
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "library": self.library,
+            "version": self.version,
+            "label": self.label,
+            "python": self.python,
+            "requirements": list(self.requirements),
+            "roles": sorted(self.roles),
+            "writes": list(self.writes),
+            "backend": self.backend,
+            "image": None if self.image is None else dict(self.image.__dict__),
+            "env_key": self.env_key(),
+        }
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    shape: tuple[int, ...] = (1024, 1024)
+    chunks: tuple[int, ...] = (256, 256)
+    dtype: str = "int32"
+    repeats: int = 5
+    stores: tuple[str, ...] = ("zip", "fsspec-memory", "directory", "zarr-memory")
+    compressors: tuple[str, ...] = ("default", "none")
+
+    @property
+    def nbytes(self) -> int:
+        itemsize = int(re.sub(r"\D", "", self.dtype)) // 8
+        count = 1
+        for n in self.shape:
+            count *= n
+        return count * itemsize
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "shape": list(self.shape),
+            "chunks": list(self.chunks),
+            "dtype": self.dtype,
+            "repeats": self.repeats,
+            "stores": list(self.stores),
+            "compressors": list(self.compressors),
+        }
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    base_images: dict[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+    memory: str = "4g"
+    pids: int = 512
+
+
+@dataclass(frozen=True)
+class FixtureConfig:
+    mnist_dir: str | None = None
+    mnist_download: bool = True
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    cells: tuple[Cell, ...]
+    bench: BenchConfig
+    docker: DockerConfig
+    fixtures: FixtureConfig
+
+    def select(self, ids: Sequence[str] | None) -> list[Cell]:
+        if not ids:
+            return list(self.cells)
+        known = {c.id: c for c in self.cells}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            hint = ", ".join(sorted(known))
+            raise MatrixError(self.path, "cells", None, f"no cell named {missing}; known: {hint}")
+        return [known[i] for i in ids]
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("zarrmatrix.schemas").joinpath("matrix.schema.json").read_text()
+    return json.loads(text)
+
+
+def _line_of(root: Any, path: Iterable[Any]) -> int | None:
+    """The 1-based line of the deepest node of `path` that the YAML tree knows."""
+    node, line = root, getattr(getattr(root, "lc", None), "line", None)
+    for key in path:
+        try:
+            if isinstance(node, CommentedMap):
+                line = node.lc.key(key)[0]
+            elif isinstance(node, CommentedSeq):
+                line = node.lc.item(key)[0]
+            node = node[key]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    return None if line is None else line + 1
+
+
+def _key_path(path: Iterable[Any]) -> str:
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str]:
+    """A message a person can act on, and the path of the offending key."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        if extra and allowed:
+            bad = extra[0]
+            close = difflib.get_close_matches(bad, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            return path + [bad], f"unknown key '{bad}'{hint}; expected one of: {', '.join(allowed)}"
+    if error.validator == "enum":
+        choices = ", ".join(repr(c) for c in error.validator_value)
+        return path, f"{error.instance!r} is not allowed; expected one of: {choices}"
+    if error.validator == "required":
+        return path, f"{error.message}"
+    if error.validator == "pattern":
+        return path, f"{error.instance!r} does not match the expected form {error.validator_value!r}"
+    return path, error.message
+
+
+def load_matrix(path: str | Path) -> Matrix:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise MatrixError(path, "", None, f"cannot read the matrix file: {exc.strerror}") from exc
+    yaml = YAML(typ="rt")
+    try:
+        root = yaml.load(text)
+    except DuplicateKeyError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise MatrixError(path, "", line, f"duplicate key: {exc.problem}") from exc
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise MatrixError(path, "", line, f"not valid YAML: {exc.problem}") from exc
+    if root is None:
+        raise MatrixError(path, "", None, "the file is empty; expected a mapping with 'cells'")
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(root), key=lambda e: (len(e.absolute_path), str(e.path)))
+    if errors:
+        key_path, message = _describe(errors[0])
+        raise MatrixError(path, _key_path(key_path), _line_of(root, key_path), message)
+    return _build(path, root)
+
+
+def _build(path: Path, root: CommentedMap) -> Matrix:
+    def fail(key_path: list[Any], message: str) -> MatrixError:
+        return MatrixError(path, _key_path(key_path), _line_of(root, key_path), message)
+
+    defaults = root.get("defaults", {}) or {}
+    cells: list[Cell] = []
+    seen: dict[str, list[Any]] = {}
+    for index, entry in enumerate(root["cells"]):
+        for cell in _expand(entry, ["cells", index], defaults, fail):
+            if cell.id in seen:
+                raise fail(["cells", index], f"cell id '{cell.id}' is used twice")
+            seen[cell.id] = ["cells", index]
+            cells.append(cell)
+
+    bench_raw = root.get("bench", {}) or {}
+    bench = BenchConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in bench_raw.items()}
+    )
+    if len(bench.chunks) != len(bench.shape):
+        raise fail(["bench", "chunks"], f"has {len(bench.chunks)} dimensions, shape has {len(bench.shape)}")
+
+    docker_raw = root.get("docker", {}) or {}
+    docker = DockerConfig(
+        base_images=dict(docker_raw.get("base_images", {}) or {}),
+        ca_bundle=docker_raw.get("ca_bundle"),
+        memory=docker_raw.get("memory", "4g"),
+        pids=int(docker_raw.get("pids", 512)),
+    )
+    fixtures_raw = root.get("fixtures", {}) or {}
+    fixtures = FixtureConfig(
+        mnist_dir=fixtures_raw.get("mnist_dir"),
+        mnist_download=bool(fixtures_raw.get("mnist_download", True)),
+    )
+    return Matrix(path=path, cells=tuple(cells), bench=bench, docker=docker, fixtures=fixtures)
+
+
+def _requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
+    out = []
+    for name, spec in (entry.get("pins") or {}).items():
+        where = at + ["pins", name]
+        if not _DIST_NAME.match(str(name)):
+            raise fail(where, f"'{name}' is not a valid distribution name")
+        try:
+            SpecifierSet(str(spec))
+        except InvalidSpecifier as exc:
+            raise fail(where, f"{spec!r} is not a PEP 440 version specifier (e.g. '<0.16', '==2.18.7')") from exc
+        try:
+            out.append(str(Requirement(f"{name}{spec}")))
+        except InvalidRequirement as exc:
+            raise fail(where, f"{name}{spec!r} is not a valid requirement: {exc}") from exc
+    return out
+
+
+def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Cell]:
+    library = entry["library"]
+    roles = frozenset(entry["roles"])
+    writes = tuple(entry.get("writes") or ())
+    image = None
+    if "image" in entry:
+        raw = entry["image"]
+        image = ImageSpec(dockerfile=raw["dockerfile"], base=raw["base"], label=raw.get("label"))
+    if writes and "write" not in roles:
+        raise fail(at + ["writes"], "lists fixtures, but the cell has no 'write' role")
+    if "write" in roles:
+        prefixes = WRITER_KINDS.get(library)
+        if prefixes is None:
+            raise fail(at + ["roles"], f"a {library} cell cannot write fixtures; only zarr and xarray cells can")
+        if not writes:
+            raise fail(at, "a cell with the 'write' role needs 'writes', the fixtures it writes")
+        for i, kind in enumerate(writes):
+            if not kind.startswith(prefixes):
+                raise fail(at + ["writes", i], f"a {library} cell cannot write '{kind}'")
+    if "bench" in roles and library not in ("zarr", "xarray"):
+        raise fail(at + ["roles"], "only zarr and xarray cells can run the store benchmark")
+    if library == "gdal" and image is None:
+        raise fail(at, "a gdal cell needs 'image': GDAL has no wheels, its bindings come from an image")
+
+    pins = _requirements(entry, at, fail)
+    pinned = {canonicalize_name(Requirement(r).name) for r in pins}
+    versions = list(entry.get("versions") or [])
+    if not versions:
+        if image is None:
+            raise fail(at, "needs 'versions' (exact releases of the library), or an 'image'")
+        versions = [None]
+    id_template = entry.get("id") or ("{library}-{version}" if versions != [None] else None)
+    if id_template is None:
+        raise fail(at, "a cell without 'versions' needs an 'id'")
+    if len(versions) > 1 and "{version}" not in id_template:
+        raise fail(at + ["id"], "several versions need '{version}' in the id, so that each cell's id is unique")
+
+    cells = []
+    for i, version in enumerate(versions):
+        requirements = list(pins)
+        if version is not None:
+            where = at + ["versions", i]
+            try:
+                Version(str(version))
+            except InvalidVersion as exc:
+                raise fail(where, f"{version!r} is not an exact PEP 440 version (e.g. '2.18.7')") from exc
+            dist = DISTRIBUTIONS.get(library)
+            if dist is None:
+                raise fail(where, f"{library} has no PyPI distribution to pin; use 'image'")
+            if canonicalize_name(dist) in pinned:
+                raise fail(at + ["pins"], f"pins {dist} again; its version comes from 'versions'")
+            requirements.insert(0, f"{dist}=={version}")
+        if "numpy" not in pinned and library != "gdal":
+            requirements.append("numpy")
+        cell_id = id_template.replace("{library}", library).replace("{version}", str(version or ""))
+        if not _CELL_ID.match(cell_id):
+            raise fail(at + ["id"], f"'{cell_id}' is not a valid cell id (letters, digits, . _ + -)")
+        cells.append(
+            Cell(
+                id=cell_id,
+                library=library,
+                version=None if version is None else str(version),
+                python=str(entry.get("python") or defaults.get("python") or "3.11"),
+                requirements=tuple(requirements),
+                roles=roles,
+                writes=writes,
+                backend=str(entry.get("backend") or defaults.get("backend") or "auto"),
+                timeout_s=float(entry.get("timeout_s") or defaults.get("timeout_s") or 120),
+                image=image,
+            )
+        )
+    return cells

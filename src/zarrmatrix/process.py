@@ -1,0 +1,84 @@
+"""Run a subprocess with a wall-clock timeout that kills its whole process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    argv: tuple[str, ...]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that killed the process, if one did (POSIX: a negative return code)."""
+        if self.returncode is not None and self.returncode < 0:
+            return -self.returncode
+        return None
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.signal is None:
+            return None
+        try:
+            return signal.Signals(self.signal).name
+        except ValueError:
+            return f"signal {self.signal}"
+
+    def tail(self, limit: int = 2000) -> str:
+        return (self.stderr or self.stdout)[-limit:]
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> ProcessResult:
+    """Run `argv` (never a shell string) and kill its process group on timeout.
+
+    The probe may start children of its own (netCDF-C and GDAL do not, but a
+    library's helper could): killing the group leaves none behind.
+    """
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        stdout, stderr = proc.communicate()
+    return ProcessResult(
+        argv=tuple(argv),
+        returncode=proc.returncode,
+        stdout=stdout,
+        stderr=stderr,
+        seconds=time.perf_counter() - started,
+        timed_out=timed_out,
+    )

@@ -1,0 +1,263 @@
+"""Render the report model as one self-contained HTML file: plotly.js embedded
+once, every text that came from a probe escaped."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from ..verdicts import VERDICTS
+from .model import ReportModel, Summary
+
+COLORS = {
+    "pass": "#1a9850",
+    "partial": "#fee08b",
+    "mismatch": "#a50026",
+    "error": "#f46d43",
+    "timeout": "#fdae61",
+    "crash": "#762a83",
+    "n/a": "#bababa",
+    "env-failed": "#4d4d4d",
+    "skipped": "#f0f0f0",
+}
+MEANINGS = {
+    "pass": "every array opened and its decoded data matched the writer's checksum",
+    "partial": "some arrays read right, others missing",
+    "mismatch": "it opened, but the data differ: silent corruption",
+    "error": "an exception was raised (type, message and a classified reason on hover)",
+    "timeout": "killed after the wall-clock limit",
+    "crash": "the probe process died from a signal (segfault, abort)",
+    "n/a": "the library cannot do this by design; attempted all the same",
+    "env-failed": "the environment for this cell could not be built",
+    "skipped": "not run here (e.g. needs docker), or nothing to read",
+}
+TEXT_ON_DARK = {"pass", "mismatch", "crash", "env-failed"}
+
+e = html.escape
+
+
+def _clip(text: Any, limit: int) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _hover(model: ReportModel, summary: Summary, reader_label: str, fixture_label: str) -> str:
+    b = summary.best or {}
+    lines = [
+        f"<b>{e(reader_label)}</b> reading <b>{e(fixture_label)}</b>",
+        f"verdict: <b>{e(summary.verdict)}</b> — {e(_clip(summary.reason, 160))}",
+        f"control (unzipped folder): {e(summary.control_verdict or '—')}",
+    ]
+    if b:
+        lines.append(f"method: {e(b.get('method', ''))}")
+        lines.append(f"call: {e(_clip(b.get('call'), 200))}")
+        if b.get("error_type"):
+            lines.append(f"error: {e(b['error_type'])}: {e(_clip(b.get('error_message'), 200))}")
+        lines.append(f"reproduce: {e(_clip(b.get('repro'), 220))}")
+    return "<br>".join(lines)
+
+
+def matrix_figure(model: ReportModel) -> go.Figure:
+    n = len(VERDICTS)
+    scale = []
+    for i, verdict in enumerate(VERDICTS):
+        scale += [[i / n, COLORS[verdict]], [(i + 1) / n, COLORS[verdict]]]
+    y_labels = [f"{r.label} [{r.id}]" for r in model.readers]
+    x_labels = [f.label for f in model.fixtures]
+    z, text, hover = [], [], []
+    for reader, y_label in zip(model.readers, y_labels):
+        row_z, row_t, row_h = [], [], []
+        for fixture, x_label in zip(model.fixtures, x_labels):
+            summary = model.cells.get((reader.id, fixture.name))
+            if summary is None:
+                row_z.append(None)
+                row_t.append("")
+                row_h.append("no attempt")
+                continue
+            row_z.append(VERDICTS.index(summary.verdict))
+            control = f"<br><sub>ctl {e(summary.control_verdict)}</sub>" if summary.control_verdict else ""
+            row_t.append(f"{e(summary.verdict)}{control}")
+            row_h.append(_hover(model, summary, y_label, x_label))
+        z.append(row_z)
+        text.append(row_t)
+        hover.append(row_h)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=x_labels, y=y_labels, text=text, customdata=hover, texttemplate="%{text}",
+        textfont={"size": 10}, hovertemplate="%{customdata}<extra></extra>", colorscale=scale,
+        zmin=-0.5, zmax=n - 0.5, xgap=2, ygap=2,
+        colorbar={"title": {"text": "verdict"}, "tickvals": list(range(n)), "ticktext": list(VERDICTS),
+                  "lenmode": "pixels", "len": 320},
+    ))
+    fig.update_layout(
+        height=260 + 38 * max(1, len(y_labels)), margin={"l": 10, "r": 10, "t": 230, "b": 10},
+        xaxis={"side": "top", "tickangle": -40, "automargin": True},
+        yaxis={"autorange": "reversed", "automargin": True},
+        plot_bgcolor="white", hoverlabel={"align": "left", "font": {"size": 11}},
+    )
+    return fig
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _badge(verdict: str | None) -> str:
+    if not verdict:
+        return "—"
+    color = COLORS.get(verdict, "#fff")
+    fg = "#fff" if verdict in TEXT_ON_DARK else "#000"
+    return f'<span class="badge" style="background:{color};color:{fg}">{e(verdict)}</span>'
+
+
+def _legend() -> str:
+    items = "".join(f"<li>{_badge(v)} {e(MEANINGS[v])}</li>" for v in VERDICTS)
+    return f'<ul class="legend">{items}</ul>'
+
+
+def _findings(model: ReportModel) -> str:
+    rows = []
+    for reader in model.readers:
+        cells = [model.cells[(reader.id, f.name)] for f in model.fixtures if (reader.id, f.name) in model.cells]
+        counts = {v: sum(c.verdict == v for c in cells) for v in VERDICTS}
+        zip_only = [c for c in cells if c.zip_specific]
+        reasons = sorted({c.reason.split(" — ")[0] for c in cells if c.verdict not in ("pass",)})
+        rows.append([
+            e(reader.label), e(reader.id),
+            " ".join(f"{_badge(v)}&nbsp;{counts[v]}" for v in VERDICTS if counts[v]),
+            e(str(len(zip_only))),
+            "<br>".join(e(_clip(r, 140)) for r in reasons[:5]),
+        ])
+    return _table(["reader", "cell", "verdicts over all fixtures", "zip-specific failures", "reasons seen"],
+                  rows, "findings")
+
+
+def _details(model: ReportModel) -> str:
+    parts = []
+    for reader in model.readers:
+        rows = []
+        for fixture in model.fixtures:
+            summary = model.cells.get((reader.id, fixture.name))
+            if summary is None:
+                continue
+            for a in summary.attempts:
+                err = f"{e(a.get('error_type') or '')}: {e(_clip(a.get('error_message'), 400))}" \
+                    if a.get("error_type") else ""
+                rows.append([e(fixture.name), e(a["variant"]), e(a["method"]), _badge(a["verdict"]),
+                             e(_clip(a["reason"], 200)), f"<code>{e(_clip(a['call'], 300))}</code>", err,
+                             f"<code>{e(a['repro'])}</code>"])
+            if not summary.attempts:
+                rows.append([e(fixture.name), "", "", _badge(summary.verdict), e(summary.reason), "", "", ""])
+        parts.append(f"<details><summary>{e(reader.label)} <code>{e(reader.id)}</code> — "
+                     f"{len(rows)} attempts</summary>"
+                     + _table(["fixture", "variant", "method", "verdict", "reason", "call", "error",
+                               "reproduce with"], rows, "attempts") + "</details>")
+    return "".join(parts)
+
+
+def _fixtures(model: ReportModel) -> str:
+    rows = []
+    for result in model.results:
+        for rec in result["records"]:
+            if rec["kind"] != "fixture":
+                continue
+            manifest = rec.get("manifest") or {}
+            arrays = manifest.get("arrays") or []
+            zipinfo = manifest.get("zip") or {}
+            rows.append([
+                e(rec["fixture"]), e(rec["writer"]), e(str(manifest.get("zarr_format", "—"))),
+                e(manifest.get("variant", rec["fixture_kind"])),
+                e(", ".join(f"{a['path']} {tuple(a['shape'])} {a['dtype']}" for a in arrays)),
+                e(str(zipinfo.get("duplicate_members", "—"))),
+                "synthetic" if manifest.get("synthetic") else "",
+                e(_clip((rec.get("error") or {}).get("message"), 300)) if rec.get("error") else "written",
+            ])
+    rows.sort(key=lambda r: r[0])
+    return _table(["fixture", "writer", "Zarr format", "variant", "arrays (shape, dtype)",
+                   "duplicate zip members", "data", "status"], rows, "fixtures")
+
+
+def _provenance(model: ReportModel) -> str:
+    rows = []
+    for result in model.results:
+        cell, env = result["cell"], result["environment"]
+        caps = env.get("capabilities") or {}
+        facts = []
+        for key in ("zarr", "netcdf", "hdf5", "gdal", "rasterio_gdal"):
+            value = caps.get(key)
+            if value:
+                facts.append(f"{key}: " + ", ".join(f"{k}={v}" for k, v in sorted(value.items())))
+        freeze = "<br>".join(e(x) for x in env.get("freeze") or [])
+        image = env.get("image_id")
+        rows.append([
+            f"<code>{e(cell['id'])}</code>", e(cell["backend"]), _badge(result["status"]) + (
+                f"<br><small>{e(_clip(result.get('status_reason'), 500))}</small>"
+                if result.get("status_reason") else ""),
+            e(env.get("python") or "—"), e(" ".join(cell.get("requirements", []))),
+            "<br>".join(e(_clip(f, 300)) for f in facts),
+            e(_clip(image, 80)) if image else "—",
+            e("reused" if env.get("reused") else ("built" if env.get("reused") is False else "—")),
+            e(f"{result['duration_s']:.1f} s"), e(result["started"]),
+            f"<details><summary>{len(env.get('freeze') or [])} packages</summary>{freeze}</details>",
+        ])
+    return _table(["cell", "backend", "status", "python", "pins", "capabilities", "image", "environment",
+                   "duration", "started", "freeze"], rows, "provenance")
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1800px}
+h1{margin-bottom:4px} h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;font-size:12px;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 6px;
+vertical-align:top;text-align:left} th{background:#f5f5f5} code{font-size:11px;word-break:break-all}
+.badge{display:inline-block;padding:1px 6px;border-radius:3px;font-size:11px;font-weight:600}
+.legend{list-style:none;padding:0;columns:2} .legend li{margin:3px 0;font-size:13px}
+.meta{color:#555;font-size:13px} details{margin:4px 0} summary{cursor:pointer}
+.note{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 10px;font-size:13px}
+"""
+
+
+def render_html(model: ReportModel, bench_html: str = "") -> str:
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    backends = sorted({r.backend for r in model.readers} | {res["cell"]["backend"] for res in model.results})
+    hosts = sorted({res["host"]["hostname"] for res in model.results})
+    synthetic = any(f.synthetic for f in model.fixtures)
+    figure = matrix_figure(model).to_html(full_html=False, include_plotlyjs=False, div_id="matrix") \
+        if model.readers and model.fixtures else "<p>No read attempts in these results.</p>"
+    problems = "".join(f"<li>{e(p)}</li>" for p in model.problems)
+    notes = []
+    if synthetic:
+        notes.append("MNIST columns marked <b>synthetic</b> hold MNIST-shaped synthetic data: the real set was "
+                     "neither given (--mnist-dir) nor downloadable.")
+    if problems:
+        notes.append(f"Result files that did not validate and were left out: <ul>{problems}</ul>")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>zarrmatrix: who can read a Zarr ZipStore?</title>
+<style>{STYLE}</style><script type="text/javascript">{get_plotlyjs()}</script></head>
+<body>
+<h1>zarrmatrix: who can read a Zarr ZipStore?</h1>
+<p class="meta">Generated {e(generated)} from {len(model.results)} cell results · backends: {e(", ".join(backends))}
+ · hosts: {e(", ".join(hosts))} · {len(model.readers)} reader cells × {len(model.fixtures)} fixtures.</p>
+{"".join(f'<p class="note">{n}</p>' for n in notes)}
+<h2>Compatibility matrix</h2>
+<p>Rows are reader cells (library and version), columns are fixtures (writer, Zarr format, how the zip was made).
+Each square shows the best of the library's documented ways to open the zip; <i>ctl</i> is the same reader on the
+unzipped folder, so a failure that is zip-specific shows as a red square over <i>ctl pass</i>. Hover for the exact
+call, the error and the command that reproduces it.</p>
+{_legend()}
+{figure}
+<h2>Findings per reader</h2>
+{_findings(model)}
+{bench_html}
+<h2>Fixtures</h2>
+{_fixtures(model)}
+<h2>Every attempt</h2>
+{_details(model)}
+<h2>Provenance</h2>
+{_provenance(model)}
+</body></html>
+"""

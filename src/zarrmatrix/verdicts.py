@@ -1,0 +1,169 @@
+"""From what a probe saw to one verdict, with a short classified reason.
+
+Probes report observations (arrays read, their checksums, exceptions); the
+verdict is decided here, against the writer's manifest, in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .process import ProcessResult
+
+# Best first: a cell of the matrix shows the best of its attempts.
+VERDICTS = ("pass", "partial", "mismatch", "error", "timeout", "crash", "n/a", "env-failed", "skipped")
+_RANK = {v: i for i, v in enumerate(VERDICTS)}
+
+
+def best(verdicts: Sequence[str]) -> str | None:
+    return min(verdicts, key=_RANK.__getitem__) if verdicts else None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str
+    reason: str
+    error_type: str | None = None
+    error_message: str | None = None
+    arrays: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a reason may depend on besides the error itself."""
+
+    library: str
+    zarr_version: str | None
+    fixture_format: int | None
+
+
+def _zarr_major(version: str | None) -> int | None:
+    try:
+        return int(str(version).split(".")[0])
+    except (TypeError, ValueError):
+        return None
+
+
+_Rule = tuple[Callable[[str, str, Context], bool], Callable[[str, str, Context], str]]
+
+
+def _matches(pattern: str) -> Callable[[str, str, Context], bool]:
+    rx = re.compile(pattern, re.IGNORECASE)
+    return lambda etype, msg, ctx: bool(rx.search(f"{etype}: {msg}"))
+
+
+def _group(pattern: str, template: str) -> Callable[[str, str, Context], str]:
+    rx = re.compile(pattern, re.IGNORECASE)
+
+    def reason(etype: str, msg: str, ctx: Context) -> str:
+        found = rx.search(f"{etype}: {msg}")
+        return template.format(*found.groups()) if found else template
+    return reason
+
+
+def _const(text: str) -> Callable[[str, str, Context], str]:
+    return lambda etype, msg, ctx: text
+
+
+def _v3_on_zarr2(etype: str, msg: str, ctx: Context) -> bool:
+    return ctx.fixture_format == 3 and _zarr_major(ctx.zarr_version) == 2
+
+
+# Ordered: the first rule that matches names the reason.
+RULES: list[_Rule] = [
+    (_matches(r"No module named '([\w.]+)'"), _group(r"No module named '([\w.]+)'", "{0} is not installed")),
+    (_matches(r"not turned on when netCDF was built"), _const("netCDF-C built without NCZarr (zip) support")),
+    (_matches(r"Decompressor (\w+) not handled"), _group(r"Decompressor (\w+) not handled",
+                                                          "GDAL built without the {0} codec")),
+    (_matches(r"Unsupported codec: ?([\w.]+)"), _group(r"Unsupported codec: ?([\w.]+)",
+                                                       "codec '{0}' not supported")),
+    (_matches(r"BadZipFile|not a zip file|Bad magic number for (central directory|file header)"),
+     _const("not a valid zip file")),
+    (_matches(r"CRC|Error -3 while decompressing|invalid (stored|distance|code)"),
+     _const("corrupt zip member")),
+    (_v3_on_zarr2, _const("no Zarr v3 support")),
+    (_matches(r"_ARRAY_DIMENSIONS|dimension names"), _const("needs dimension names")),
+    (_matches(r"missing 1 required positional argument: 'prototype'"),
+     _const("API mismatch between this library and zarr 3 stores")),
+    (_matches(r"No group found in store StorePath\(LocalStore"),
+     _const("a path string opens a directory store, not the zip")),
+    (_matches(r"not recogni[sz]ed as (being in )?a supported (file )?format"),
+     _const("GDAL did not recognise the store")),
+    (_matches(r"codec|compressor|filter"), _const("codec not available")),
+]
+
+
+def classify(error_type: str, message: str, ctx: Context) -> str:
+    for applies, reason in RULES:
+        if applies(error_type, message, ctx):
+            return reason(error_type, message, ctx)
+    short = error_type.rsplit(".", 1)[-1]
+    first = message.strip().splitlines()[0][:100] if message.strip() else ""
+    return f"{short}: {first}" if first else short
+
+
+def _by_design(ctx: Context) -> bool:
+    # h5py reads HDF5 files; a Zarr store is outside what it is built for.
+    return ctx.library == "h5py"
+
+
+def judge(result: ProcessResult, record: dict[str, Any] | None,
+          expected: Sequence[dict[str, Any]] | None, ctx: Context, timeout: float) -> Judgement:
+    if result.timed_out:
+        return Judgement("timeout", f"killed after the {timeout:g} s limit")
+    if result.signal is not None:
+        return Judgement("crash", f"the probe died from {result.signal_name}",
+                         error_type=result.signal_name, error_message=result.tail())
+    if record is None:
+        tail = result.tail()
+        missing = re.search(r"No module named '([\w.]+)'", tail)
+        reason = f"{missing.group(1)} is not installed" if missing else \
+            f"the probe exited {result.returncode} before reporting"
+        return Judgement("error", reason, error_type="ProbeFailure", error_message=tail)
+    error = record.get("error")
+    if error:
+        etype, msg = error.get("type", "Exception"), error.get("message", "")
+        verdict = "n/a" if _by_design(ctx) else "error"
+        reason = "h5py reads HDF5, not Zarr" if verdict == "n/a" else classify(etype, msg, ctx)
+        return Judgement(verdict, reason, error_type=etype, error_message=msg)
+    return _compare(record.get("arrays") or [], expected, ctx)
+
+
+def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | None,
+             ctx: Context) -> Judgement:
+    by_path = {a["path"]: a for a in seen}
+    wanted = expected if expected is not None else [{"path": a["path"], "sha256": a.get("sha256")} for a in seen]
+    rows, ok, wrong, missing = [], [], [], []
+    for spec in wanted:
+        got = by_path.get(spec["path"])
+        row = {"path": spec["path"]}
+        if got is None or got.get("error"):
+            row["status"] = "missing"
+            if got is not None:
+                row["error"] = got["error"]
+            missing.append(row)
+        elif spec.get("sha256") and got.get("sha256") != spec["sha256"]:
+            row.update(status="wrong", observed=got.get("observed"), sha256=got.get("sha256"))
+            wrong.append(row)
+        else:
+            row.update(status="ok", observed=got.get("observed"), sha256=got.get("sha256"))
+            ok.append(row)
+        rows.append(row)
+    total = len(rows)
+    if not total:
+        return Judgement("error", "the store opened, but held no arrays", arrays=rows)
+    if wrong:
+        names = ", ".join(r["path"] for r in wrong[:4])
+        return Judgement("mismatch", f"{len(wrong)} of {total} arrays differ from the writer's: {names}",
+                         arrays=rows)
+    if not missing:
+        return Judgement("pass", f"all {total} arrays match", arrays=rows)
+    first = missing[0].get("error") or {"type": "KeyError", "message": "not found"}
+    why = classify(first.get("type", "Exception"), first.get("message", ""), ctx)
+    if ok:
+        return Judgement("partial", f"{len(ok)} of {total} arrays read right; {why}", arrays=rows,
+                         error_type=first.get("type"), error_message=first.get("message"))
+    return Judgement("error", why, error_type=first.get("type"), error_message=first.get("message"),
+                     arrays=rows)

@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 from rich.console import Console
 from rich.table import Table
 
+from .cli import stdout_console
 from .fixtures import Fixture, discover, manifest_path
 from .matrix import Matrix
 from .report import build_report
@@ -78,7 +79,7 @@ def run_check(args, matrix: Matrix, layout: Layout, console: Console) -> int:
         runner.finish(runs, ["read"])
     merged = load_results(layout.results)
     model = build_model(merged.results, merged.problems)
-    print_table(model, Console())
+    print_table(model, stdout_console())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([s.to_json() for s in model.summaries()], indent=1))

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -37,6 +38,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports", type=Path, default=Path("reports"), help="output folder (default reports/)")
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("ZARRMATRIX_WORK", ".zarrmatrix")),
                         help="environments and scratch (default .zarrmatrix/ or $ZARRMATRIX_WORK)")
+    parser.add_argument("--base-image", action="append", default=[], metavar="PUBLIC=LOCAL",
+                        help="build on LOCAL where a Dockerfile names PUBLIC (repeatable; offline hosts)")
+    parser.add_argument("--ca-bundle", type=Path, default=None,
+                        help="a CA bundle for image builds behind a TLS-intercepting proxy "
+                             "(default: docker.ca_bundle, else $PIP_CERT or $SSL_CERT_FILE)")
     parser.add_argument("--probes-dir", type=Path, default=None, help=argparse.SUPPRESS)
 
 
@@ -84,15 +90,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _with_docker_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
+    """The matrix's docker settings, with what the command line says on top."""
+    if not hasattr(args, "base_image"):
+        return matrix
+    mapping = dict(matrix.docker.base_images)
+    for item in args.base_image:
+        public, sep, local = item.partition("=")
+        if not sep or not public or not local:
+            raise SystemExit(f"error: --base-image {item!r}: expected PUBLIC=LOCAL, "
+                             "e.g. debian:bookworm-slim=zarrmatrix/debian:bookworm")
+        mapping[public] = local
+    if args.ca_bundle is not None and not args.ca_bundle.is_file():
+        raise SystemExit(f"error: --ca-bundle {args.ca_bundle}: no such file")
+    ca = str(args.ca_bundle) if args.ca_bundle else matrix.docker.ca_bundle
+    return replace(matrix, docker=replace(matrix.docker, base_images=mapping, ca_bundle=ca))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     try:
-        matrix = load_matrix(args.matrix)
+        matrix = _with_docker_options(load_matrix(args.matrix), args)
         return COMMANDS[args.command](args, matrix, console)
     except MatrixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+
+
+def stdout_console() -> Console:
+    """Tables for stdout: wide enough for cell ids when piped into a file or a CI log."""
+    return Console() if sys.stdout.isatty() else Console(width=180)
 
 
 def _validate(args, matrix: Matrix, console: Console) -> int:
@@ -149,7 +177,7 @@ def _report(args, matrix: Matrix, console: Console) -> int:
 def _bench_table(args, matrix: Matrix, console: Console) -> int:
     from .report.bench import print_bench_table
 
-    print_bench_table(args.reports / "results", console=Console())
+    print_bench_table(args.reports / "results", console=stdout_console())
     return 0
 
 

@@ -188,7 +188,7 @@ class Runner:
         backend = self.selector.backend(run.backend)
         try:
             run.env = backend.provision(run.cell, self.layout.mounts())
-        except (EnvFailed, OSError) as exc:
+        except Exception as exc:  # EnvFailed, or anything else: this cell fails, the others go on
             run.status, run.status_reason = "env-failed", str(exc)
             self.console.print(f"[red]{run.cell.id}: environment failed[/]: {str(exc).strip()[:300]}")
             return
@@ -335,6 +335,8 @@ class Runner:
                  fixtures_writable: bool = False) -> Attempt:
         self.layout.scratch.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f"{run.cell.id}-", dir=self.layout.scratch))
+        # A container's user is not the host's: it must be able to write its records here.
+        folder.chmod(0o777)
         try:
             (folder / "request.json").write_text(json.dumps(request))
             mounts = self.layout.mounts()
@@ -364,6 +366,9 @@ class Runner:
             def step(item: Any) -> None:
                 try:
                     fn(item)
+                except Exception as exc:  # one task's bug must not lose the other cells' results
+                    self.console.print(f"[red]internal error in {description}[/]: {type(exc).__name__}: {exc}")
+                    self.console.print_exception()
                 finally:
                     progress.advance(task)
 

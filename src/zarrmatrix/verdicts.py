@@ -91,8 +91,16 @@ RULES: list[_Rule] = [
      _const("a path string opens a directory store, not the zip")),
     (_matches(r"not recogni[sz]ed as (being in )?a supported (file )?format"),
      _const("GDAL did not recognise the store")),
+    (_matches(r"numpy.dtype size changed|compiled using NumPy 1.x cannot be run in\s+NumPy 2"),
+     _const("binary built against another numpy ABI")),
+    (_matches(r"NetCDF: Filter error"), _const("netCDF-C lacks a filter (codec) this store uses")),
+    (_matches(r"Indices of extra dimensions must be specified"),
+     _const("the classic raster API reads 2-D slices; this array has more dimensions")),
     (_matches(r"codec|compressor|filter"), _const("codec not available")),
 ]
+
+
+CORRUPT_ZIP = ("not a valid zip file", "corrupt zip member")
 
 
 def classify(error_type: str, message: str, ctx: Context) -> str:
@@ -118,9 +126,10 @@ def judge(result: ProcessResult, record: dict[str, Any] | None,
                          error_type=result.signal_name, error_message=result.tail())
     if record is None:
         tail = result.tail()
-        missing = re.search(r"No module named '([\w.]+)'", tail)
-        reason = f"{missing.group(1)} is not installed" if missing else \
-            f"the probe exited {result.returncode} before reporting"
+        lines = tail.strip().splitlines()
+        reason = classify("ProbeFailure", lines[-1] if lines else "", ctx)
+        if reason.startswith("ProbeFailure"):
+            reason = f"the probe exited {result.returncode} before reporting: {reason.split(': ', 1)[-1]}"
         return Judgement("error", reason, error_type="ProbeFailure", error_message=tail)
     error = record.get("error")
     if error:
@@ -162,7 +171,8 @@ def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | No
         return Judgement("pass", f"all {total} arrays match", arrays=rows)
     first = missing[0].get("error") or {"type": "KeyError", "message": "not found"}
     why = classify(first.get("type", "Exception"), first.get("message", ""), ctx)
-    if ok:
+    # A damaged zip is a broken file, not a library that reads part of a store: say error.
+    if ok and why not in CORRUPT_ZIP:
         return Judgement("partial", f"{len(ok)} of {total} arrays read right; {why}", arrays=rows,
                          error_type=first.get("type"), error_message=first.get("message"))
     return Judgement("error", why, error_type=first.get("type"), error_message=first.get("message"),

@@ -20,11 +20,15 @@ READY = ".zarrmatrix-ready.json"
 
 
 def uv_binary() -> str:
+    beside = Path(sys.executable).parent / "uv"
+    if beside.exists():
+        return str(beside)
     try:
         from uv import find_uv_bin
 
         return find_uv_bin()
-    except (ImportError, FileNotFoundError):
+    # uv's finder fails where sysconfig has no EXE variable (seen on pyenv builds): fall back to PATH.
+    except (ImportError, FileNotFoundError, TypeError):
         found = shutil.which("uv")
         if found is None:
             raise EnvFailed("uv is not installed: pip install uv") from None

@@ -1,0 +1,216 @@
+"""Cells in pinned Docker images: one image per set of pins, one container per
+cell, each attempt `docker exec`'d as its own process (cibuildwheel's pattern).
+
+The container has no network, runs as an unprivileged user with every
+capability dropped, sees the probes and fixtures read-only, and has memory and
+pids limits. Timeouts are enforced inside the container, because killing the
+`docker exec` client does not kill the process it started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..matrix import Cell, DockerConfig
+from ..process import ProcessResult, run_process
+from .base import Backend, EnvFailed, Environment, Mounts
+
+BUILD_TIMEOUT_S = 1800
+DOCKER_TIMEOUT_S = 120
+# The outer client waits this much longer than the in-container timeout.
+CLIENT_GRACE_S = 30
+IN_CONTAINER = {"probes": "/zm/probes", "fixtures": "/zm/fixtures", "work": "/zm/work"}
+DOCKER_DIR = Path(__file__).resolve().parents[3] / "docker"
+CA_ENV = ("ZARRMATRIX_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGKILL}
+
+
+def _docker(*args: str, timeout: float = DOCKER_TIMEOUT_S) -> ProcessResult:
+    return run_process(["docker", *args], timeout=timeout)
+
+
+def dockerfiles_dir() -> Path:
+    """docker/ ships inside the wheel as zarrmatrix/docker; in a checkout it sits at the top."""
+    packaged = Path(__file__).resolve().parents[1] / "docker"
+    return packaged if packaged.is_dir() else DOCKER_DIR
+
+
+def ca_bundle(config: DockerConfig) -> Path | None:
+    """The CA bundle image builds trust: the matrix's, else the one the host's pip or TLS stack uses."""
+    candidates = [config.ca_bundle] + [os.environ.get(name) for name in CA_ENV]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+class DockerEnvironment(Environment):
+    """A cell's image, and the one container that runs its attempts.
+
+        env = backend.provision(cell, mounts)
+        try:
+            result = env.run_probe("read_zarr.py", ["--list-methods"], timeout=60, mounts=mounts)
+        finally:
+            env.close()
+    """
+
+    def __init__(self, cell: Cell, image: str, image_id: str, config: DockerConfig, **kwargs: Any):
+        super().__init__(cell=cell, backend="docker", **kwargs)
+        self.image = image
+        self.image_id = image_id
+        self.config = config
+        self._container: str | None = None
+        self._writable = False
+        self._lock = threading.Lock()
+
+    def env_path(self, host_path: Path, mounts: Mounts) -> str:
+        host_path = Path(host_path).resolve()
+        for key in ("probes", "fixtures", "work"):
+            root = Path(getattr(mounts, key)).resolve()
+            if host_path == root or root in host_path.parents:
+                return str(Path(IN_CONTAINER[key]) / host_path.relative_to(root))
+        raise ValueError(f"{host_path} is not below a folder the container sees")
+
+    def _start(self, mounts: Mounts, writable: bool) -> str:
+        name = f"zarrmatrix-{self.cell.id}-{uuid.uuid4().hex[:8]}".replace("+", "-")
+        fixtures_mode = "rw" if writable else "ro"
+        for folder in (mounts.work, mounts.fixtures):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        # The container's user is not the host's: it must be able to write its records.
+        os.chmod(mounts.work, 0o1777)
+        if writable:
+            os.chmod(mounts.fixtures, 0o1777)
+        result = _docker(
+            "run", "--detach", "--rm", "--name", name,
+            "--network", "none",
+            "--user", "10001:10001", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--memory", self.config.memory, "--pids-limit", str(self.config.pids),
+            "--volume", f"{Path(mounts.probes).resolve()}:{IN_CONTAINER['probes']}:ro",
+            "--volume", f"{Path(mounts.fixtures).resolve()}:{IN_CONTAINER['fixtures']}:{fixtures_mode}",
+            "--volume", f"{Path(mounts.work).resolve()}:{IN_CONTAINER['work']}:rw",
+            "--workdir", IN_CONTAINER["work"],
+            "--entrypoint", "sleep", self.image, "infinity",
+        )
+        if result.returncode != 0:
+            raise EnvFailed(f"docker run {self.image} failed: {result.tail()}")
+        return name
+
+    def _ensure(self, mounts: Mounts, writable: bool) -> str:
+        with self._lock:
+            if self._container is not None and self._writable != writable:
+                self._stop()
+            if self._container is None:
+                self._container = self._start(mounts, writable)
+                self._writable = writable
+            return self._container
+
+    def _stop(self) -> None:
+        if self._container is not None:
+            _docker("rm", "--force", self._container)
+            self._container = None
+
+    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float, mounts: Mounts,
+                  fixtures_writable: bool = False) -> ProcessResult:
+        container = self._ensure(mounts, fixtures_writable)
+        inner = ["timeout", "--signal=KILL", f"{timeout:g}", "python3", f"{IN_CONTAINER['probes']}/{probe}", *args]
+        started = time.perf_counter()
+        result = run_process(["docker", "exec", container, *inner], timeout=timeout + CLIENT_GRACE_S)
+        elapsed = time.perf_counter() - started
+        if result.timed_out:
+            # The engine did not end it: remove the container so nothing lingers; the next attempt starts anew.
+            with self._lock:
+                self._stop()
+            return result
+        return self._translate(result, timeout, elapsed)
+
+    @staticmethod
+    def _translate(result: ProcessResult, timeout: float, elapsed: float) -> ProcessResult:
+        """Map `timeout`'s and the shell's 128+N exit codes back to what a local process reports."""
+        code = result.returncode
+        timed_out = code == 124 or (code == 128 + signal.SIGKILL and elapsed >= timeout)
+        if timed_out:
+            return ProcessResult(result.argv, -signal.SIGKILL, result.stdout, result.stderr, elapsed, True)
+        if code is not None and code > 128 and (code - 128) in {int(s) for s in CRASH_SIGNALS}:
+            return ProcessResult(result.argv, -(code - 128), result.stdout, result.stderr, elapsed, False)
+        return result
+
+    def identity(self) -> dict[str, Any]:
+        inspected = _docker("image", "inspect", "--format", "{{json .RepoDigests}}", self.image)
+        digests = inspected.stdout.strip().strip("[]").replace('"', "")
+        return {"image": self.image, "image_id": self.image_id, "image_digest": digests or None,
+                "dockerfile": self.cell.image.dockerfile if self.cell.image else "python"}
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, config: DockerConfig, work: Path):
+        self.config = config
+        self.work = work
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def base_image(self, cell: Cell) -> str:
+        public = cell.image.base if cell.image else f"python:{cell.python}-slim"
+        return self.config.base_images.get(public, public)
+
+    def dockerfile(self, cell: Cell) -> Path:
+        return dockerfiles_dir() / f"{cell.image.dockerfile if cell.image else 'python'}.Dockerfile"
+
+    def tag(self, cell: Cell) -> str:
+        """A tag from everything the image is built from: Dockerfile, base, pins, CA bundle."""
+        digest = hashlib.sha256()
+        digest.update(self.dockerfile(cell).read_bytes())
+        digest.update(self.base_image(cell).encode())
+        digest.update("\n".join(sorted(cell.requirements)).encode())
+        bundle = ca_bundle(self.config)
+        if bundle is not None:
+            digest.update(bundle.read_bytes())
+        return f"zarrmatrix/cell:{digest.hexdigest()[:16]}"
+
+    def provision(self, cell: Cell, mounts: Mounts) -> DockerEnvironment:
+        tag = self.tag(cell)
+        with self._guard:
+            lock = self._locks.setdefault(tag, threading.Lock())
+        with lock:
+            started = time.perf_counter()
+            found = _docker("image", "inspect", "--format", "{{.Id}}", tag)
+            reused = found.returncode == 0
+            if not reused:
+                self._build(cell, tag)
+                found = _docker("image", "inspect", "--format", "{{.Id}}", tag)
+            return DockerEnvironment(cell, tag, found.stdout.strip(), self.config, reused=reused,
+                                     provision_s=time.perf_counter() - started)
+
+    def _build(self, cell: Cell, tag: str) -> None:
+        context = Path(tempfile.mkdtemp(prefix="zarrmatrix-build-"))
+        try:
+            shutil.copy2(self.dockerfile(cell), context / "Dockerfile")
+            gdal_image = cell.image is not None and cell.image.dockerfile == "gdal"
+            # The GDAL image takes its Python libraries from the distribution, not PyPI.
+            requirements = [] if gdal_image else list(cell.requirements)
+            (context / "requirements.txt").write_text("\n".join(requirements) + "\n")
+            bundle = ca_bundle(self.config)
+            (context / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")
+            result = run_process(
+                ["docker", "build", "--build-arg", f"BASE={self.base_image(cell)}", "--tag", tag,
+                 "--label", f"zarrmatrix.cell={cell.id}", str(context)],
+                timeout=BUILD_TIMEOUT_S,
+            )
+        finally:
+            shutil.rmtree(context, ignore_errors=True)
+        if result.returncode != 0 or result.timed_out:
+            raise EnvFailed(f"docker build of {cell.id} from {self.base_image(cell)} failed:\n{result.tail(4000)}")

@@ -1,0 +1,36 @@
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBES = ROOT / "probes"
+
+
+def write_matrix(folder: Path, body: str, name: str = "matrix.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(body).lstrip())
+    return path
+
+
+def zarrmatrix(*args: str, cwd: Path, timeout: float = 1500) -> subprocess.CompletedProcess:
+    """The CLI as users call it, in its own process."""
+    return subprocess.run([sys.executable, "-m", "zarrmatrix", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def work_dir(tmp_path_factory) -> Path:
+    """One environments folder for the whole session, so cells with the same pins build once."""
+    return Path(os.environ.get("ZARRMATRIX_TEST_WORK") or tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture
+def probes_copy(tmp_path) -> Path:
+    target = tmp_path / "probes"
+    shutil.copytree(PROBES, target)
+    return target

@@ -1,0 +1,238 @@
+"""Real cells in real uv environments: the spine end to end, crash and hang
+containment, broken zips, `check` on a zip written outside the tool."""
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from zarrmatrix.backends.venv import VenvBackend
+from zarrmatrix.matrix import load_matrix
+
+from .conftest import ROOT, write_matrix, zarrmatrix
+
+pytestmark = pytest.mark.integration
+
+TWO_CELLS = """
+schema_version: 1
+defaults: {timeout_s: 90}
+bench: {shape: [128, 128], chunks: [64, 64], repeats: 5}
+cells:
+  - library: zarr
+    versions: ["2.18.7"]
+    pins: {numcodecs: "<0.16", numpy: "<2"}
+    roles: [write, read]
+    writes: [zipstore-v2, dirzip-deflated-v2]
+  - library: zarr
+    versions: ["3.1.6"]
+    pins: {fsspec: "==2026.9.0"}
+    roles: [write, read, bench]
+    writes: [zipstore-v3, zipstore-v2]
+"""
+MISSING_VERSION = """
+  - library: zarr
+    versions: ["9.9.9"]
+    roles: [read]
+"""
+
+
+def results(reports: Path) -> dict:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((reports / "results").glob("*.json"))}
+
+
+def reads(result: dict, fixture_part: str, variant: str = "zip") -> list:
+    return [r for r in result["records"]
+            if r["kind"] == "read" and fixture_part in r["fixture"] and r["variant"] == variant]
+
+
+def run_args(tmp_path, work_dir, matrix, *extra):
+    return ("run", "--matrix", str(matrix), "--backend", "venv", "--jobs", "2", "--reports",
+            str(tmp_path / "reports"), "--work", str(work_dir), *extra)
+
+
+def test_two_cells_end_to_end(tmp_path, work_dir):
+    matrix = write_matrix(tmp_path, TWO_CELLS + MISSING_VERSION)
+    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = results(tmp_path / "reports")
+    assert sorted(got) == ["zarr-2.18.7", "zarr-3.1.6", "zarr-9.9.9"]
+
+    failed = got["zarr-9.9.9"]
+    assert failed["status"] == "env-failed" and "9.9.9" in failed["status_reason"]
+
+    zarr3, zarr2 = got["zarr-3.1.6"], got["zarr-2.18.7"]
+    for result in (zarr3, zarr2):
+        assert result["status"] == "ok" and result["cell"]["backend"] == "venv"
+        assert any(line.lower().startswith("zarr==") for line in result["environment"]["freeze"])
+        assert result["environment"]["python"].startswith("3.")
+    own = {r["method"]: r for r in reads(zarr3, "zarr-3.1.6__zipstore-v3")}
+    assert own["store-object"]["verdict"] == "pass"
+    assert own["store-object"]["control_verdict"] == "pass"
+    assert own["path-string"]["verdict"] == "error"
+    v3_on_2 = reads(zarr2, "zarr-3.1.6__zipstore-v3")
+    assert v3_on_2 and {r["verdict"] for r in v3_on_2} == {"error"}
+    assert {r["reason"] for r in v3_on_2} == {"no Zarr v3 support"}
+    # zarr 2 writes, zarr 3 reads, through a zip deflated after the fact
+    assert {r["verdict"] for r in reads(zarr3, "dirzip-deflated-v2")} >= {"pass"}
+    for record in zarr3["records"]:
+        if record["kind"] == "read":
+            for key in ("reader", "library", "library_version", "zarr_version", "fixture", "verdict", "reason",
+                        "control_verdict", "repro", "call"):
+                assert key in record
+
+    bench = [r for r in zarr3["records"] if r["kind"] == "bench"]
+    assert {(r["store"], r["op"]) for r in bench} >= {("zip", "write"), ("fsspec-memory", "read"),
+                                                      ("directory", "verify"), ("zarr-memory", "write")}
+    for r in bench:
+        assert len(r["samples_s"]) >= 5 and r["verified"]
+        if r["op"] != "verify":
+            assert r["ratio_to_limit"] > 0 and r["limit_median_s"] > 0
+
+    report = zarrmatrix("report", "--matrix", str(matrix), "--reports", str(tmp_path / "reports"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "zarr-9.9.9" in page and "env-failed" in page and "Store benchmark" in page
+
+    table = zarrmatrix("bench-table", "--matrix", str(matrix), "--reports", str(tmp_path / "reports"), cwd=tmp_path)
+    assert "zarr-memory" in table.stdout and "× limit" in table.stdout
+
+    again = zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "read"), cwd=tmp_path)
+    assert again.returncode == 0
+    second = results(tmp_path / "reports")
+    assert second["zarr-3.1.6"]["environment"]["reused"] is True
+    assert second["zarr-2.18.7"]["environment"]["reused"] is True
+    # `--phase read` keeps the benchmark and fixture records of the first run
+    assert any(r["kind"] == "bench" for r in second["zarr-3.1.6"]["records"])
+
+
+def test_reproduce_runs_one_attempt_again(tmp_path, work_dir):
+    matrix = write_matrix(tmp_path, TWO_CELLS)
+    assert zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "write"), cwd=tmp_path).returncode == 0
+    again = zarrmatrix("reproduce", "--matrix", str(matrix), "--backend", "venv", "--work", str(work_dir),
+                       "--fixtures", str(tmp_path / "reports" / "fixtures"), "zarr-2.18.7",
+                       "zarr-3.1.6__zipstore-v2.zip", "store-object", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    record = json.loads(again.stdout)
+    assert record["verdict"] == "pass" and record["zarr_version"] == "2.18.7"
+
+
+INJECTED = '''
+import json, os, runpy, signal, sys, time
+args = sys.argv
+if "--request" in args:
+    name = json.load(open(args[args.index("--request") + 1]))["fixture"]["name"]
+    if name.startswith("crashme"):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if name.startswith("hangme"):
+        time.sleep(3600)
+runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_real_read_zarr.py"), run_name="__main__")
+'''
+
+
+def test_crash_and_hang_are_contained(tmp_path, work_dir, probes_copy):
+    matrix = write_matrix(tmp_path, TWO_CELLS.replace("timeout_s: 90", "timeout_s: 4"))
+    assert zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "write"), cwd=tmp_path).returncode == 0
+    fixtures = tmp_path / "reports" / "fixtures"
+    good = fixtures / "zarr-3.1.6__zipstore-v2.zip"
+    for name in ("crashme.zip", "hangme.zip"):
+        shutil.copy(good, fixtures / name)
+        shutil.copy(good.with_name(good.name + ".manifest.json"), fixtures / f"{name}.manifest.json")
+    shutil.move(probes_copy / "read_zarr.py", probes_copy / "_real_read_zarr.py")
+    (probes_copy / "read_zarr.py").write_text(INJECTED)
+    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "read", "--probes-dir", str(probes_copy)),
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = results(tmp_path / "reports")
+    for cell in ("zarr-2.18.7", "zarr-3.1.6"):
+        assert {r["verdict"] for r in reads(got[cell], "crashme")} == {"crash"}
+        assert {r["verdict"] for r in reads(got[cell], "hangme")} == {"timeout"}
+        assert {r["verdict"] for r in reads(got[cell], "crashme", "folder")} == {"crash"}
+        assert "pass" in {r["verdict"] for r in reads(got[cell], "zarr-3.1.6__zipstore-v2")}
+    assert "SIGSEGV" in reads(got["zarr-3.1.6"], "crashme")[0]["reason"]
+    leftover = subprocess.run(["pgrep", "-f", "hangme"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+def zarr3_python(work_dir) -> str:
+    cell = next(c for c in load_matrix(ROOT / "matrix.yaml").cells if c.id == "zarr-3.1.6")
+    from zarrmatrix.backends.base import Mounts
+
+    env = VenvBackend(work_dir / "envs").provision(cell, Mounts(ROOT, ROOT, ROOT))
+    return str(env.python)
+
+
+USER_SCRIPT = '''
+import sys, numpy as np, zarr
+store = zarr.storage.ZipStore(sys.argv[1], mode="w")
+root = zarr.open_group(store, mode="w")
+root.create_array("temperature", shape=(30, 40), chunks=(16, 16), dtype="float32")[:] = np.linspace(0, 1, 1200).reshape(30, 40)
+root.create_group("meta").create_array("ids", shape=(7,), chunks=(3,), dtype="int64")[:] = np.arange(7)
+store.close()
+'''
+
+
+def test_check_on_user_zips_including_broken_ones(tmp_path, work_dir):
+    mine = tmp_path / "mine.zip"
+    subprocess.run([zarr3_python(work_dir), "-c", USER_SCRIPT, str(mine)], check=True, timeout=120)
+    data = mine.read_bytes()
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(data[: len(data) // 2])
+    corrupted = tmp_path / "corrupted.zip"
+    with zipfile.ZipFile(mine) as zf:
+        member = next(i for i in zf.infolist() if "/c/" in i.filename)
+    raw = bytearray(data)
+    start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    for i in range(start, start + min(member.compress_size, 8)):
+        raw[i] ^= 0xFF
+    corrupted.write_bytes(bytes(raw))
+
+    matrix = write_matrix(tmp_path, TWO_CELLS.replace("timeout_s: 90", "timeout_s: 60"))
+    out_json = tmp_path / "verdicts.json"
+    done = zarrmatrix("check", str(mine), str(truncated), str(corrupted), "--matrix", str(matrix), "--backend",
+                      "venv", "--work", str(work_dir), "--out", str(tmp_path / "check"), "--json", str(out_json),
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "who can open mine.zip?" in done.stdout
+    verdicts = json.loads(out_json.read_text())
+    by = {(v["reader"], v["fixture"]): v for v in verdicts}
+    assert len(verdicts) == 2 * 3
+    assert by[("zarr-3.1.6", "mine.zip")]["verdict"] == "pass"
+    assert by[("zarr-2.18.7", "mine.zip")]["reason"] == "no Zarr v3 support"
+    for reader in ("zarr-3.1.6", "zarr-2.18.7"):
+        assert by[(reader, "truncated.zip")]["verdict"] in ("error", "mismatch")
+        assert by[(reader, "corrupted.zip")]["verdict"] in ("error", "mismatch")
+    for v in verdicts:
+        for key in ("reader", "library", "library_version", "zarr_version", "fixture", "verdict", "reason",
+                    "control_verdict"):
+            assert key in v
+    assert (tmp_path / "check" / "index.html").exists()
+
+
+def test_benchmark_reports_a_corrupted_chunk(tmp_path, work_dir):
+    request = {"shape": [64, 64], "chunks": [32, 32], "dtype": "int32", "repeats": 5, "library": "zarr",
+               "stores": ["directory", "zip"], "compressors": ["none"], "corrupt": "directory",
+               "work_dir": str(tmp_path)}
+    (tmp_path / "req.json").write_text(json.dumps(request))
+    subprocess.run([zarr3_python(work_dir), str(ROOT / "probes" / "bench_stores.py"), "--request",
+                    str(tmp_path / "req.json"), "--out", str(tmp_path / "out.jsonl")], check=True, timeout=300)
+    from zarrmatrix.bench import bench_record
+
+    records = [bench_record(json.loads(line)) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    verify = {r["store"]: r for r in records if r["op"] == "verify"}
+    assert verify["directory"]["verified"] is False
+    assert len(verify["directory"]["verify_failures"]) == 6
+    assert verify["directory"]["verify_failures"][0]["bad_elements"] >= 1
+    assert verify["zip"]["verified"] is True
+
+
+def test_nox_lists_one_session_per_cell(tmp_path):
+    matrix = write_matrix(tmp_path, TWO_CELLS)
+    listed = subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-l", "--json", "--",
+                             "--matrix", str(matrix)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    sessions = [s["session"] for s in json.loads(listed.stdout)]
+    assert [s for s in sessions if s.startswith("cell(")] == ["cell(zarr-2.18.7)", "cell(zarr-3.1.6)"]

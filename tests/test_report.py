@@ -1,0 +1,112 @@
+import json
+import re
+
+import pytest
+
+from zarrmatrix.report import build_report
+from zarrmatrix.report.bench import conclusion
+from zarrmatrix.report.model import build_model
+from zarrmatrix.results import ResultError, load_results, write_result
+
+HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
+
+
+def result(cell_id, library, version, records, roles=("read",), status="ok", reason=None):
+    return {
+        "schema_version": 1,
+        "cell": {"id": cell_id, "backend": "venv", "library": library, "label": f"{library} {version}",
+                 "version": version, "requirements": [f"{library}=={version}"], "roles": list(roles)},
+        "status": status, "status_reason": reason,
+        "environment": {"python": "3.11.7", "freeze": [f"{library}=={version}"], "image_id": None},
+        "host": {"hostname": "h", "platform": "linux", "cpus": 2},
+        "started": "2026-11-24T10:00:00+00:00", "duration_s": 1.0, "records": records,
+    }
+
+
+def read(reader, library, fixture, verdict, variant="zip", method="m", **extra):
+    rec = {"kind": "read", "reader": reader, "library": library, "library_version": "1", "zarr_version": None,
+           "fixture": fixture, "variant": variant, "method": method, "call": f"open({fixture!r})",
+           "verdict": verdict, "reason": extra.pop("reason", verdict), "control_verdict": None,
+           "repro": f"zarrmatrix reproduce {reader} {fixture} {method}", "error_type": None, "error_message": None}
+    rec.update(extra)
+    return rec
+
+
+def fixture(name, writer, fmt):
+    return {"kind": "fixture", "fixture": name, "writer": writer, "fixture_kind": f"zipstore-v{fmt}",
+            "manifest": {"zarr_format": fmt, "variant": "ZipStore", "arrays": [], "synthetic": False},
+            "error": None}
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    folder = tmp_path / "results"
+    write_result(folder / "zarr-3.1.6.json", result("zarr-3.1.6", "zarr", "3.1.6", [
+        fixture("zarr-3.1.6__zipstore-v3.zip", "zarr-3.1.6", 3),
+        read("zarr-3.1.6", "zarr", "zarr-3.1.6__zipstore-v3.zip", "pass"),
+        read("zarr-3.1.6", "zarr", "zarr-3.1.6__zipstore-v3.zip", "pass", variant="folder"),
+        read("zarr-3.1.6", "zarr", "zarr-2.18.7__zipstore-v2.zip", "pass"),
+    ], roles=("write", "read")))
+    write_result(folder / "zarr-2.18.7.json", result("zarr-2.18.7", "zarr", "2.18.7", [
+        fixture("zarr-2.18.7__zipstore-v2.zip", "zarr-2.18.7", 2),
+        read("zarr-2.18.7", "zarr", "zarr-3.1.6__zipstore-v3.zip", "error", error_type="GroupNotFoundError",
+             error_message=HOSTILE, reason="no Zarr v3 support"),
+        read("zarr-2.18.7", "zarr", "zarr-3.1.6__zipstore-v3.zip", "mismatch", method="other"),
+        read("zarr-2.18.7", "zarr", "zarr-3.1.6__zipstore-v3.zip", "pass", variant="folder"),
+    ], roles=("write", "read")))
+    write_result(folder / "gdal.json", result("gdal", "gdal", "3.6", [], status="skipped",
+                                              reason="skipped: needs docker"))
+    return folder
+
+
+def test_write_result_validates_and_is_atomic(tmp_path):
+    bad = result("x", "zarr", "1", [{"kind": "read", "reader": "x"}])
+    with pytest.raises(ResultError, match="records/0"):
+        write_result(tmp_path / "x.json", bad)
+    assert not list(tmp_path.iterdir())
+
+
+def test_merge_skips_invalid_files(results_dir):
+    (results_dir / "broken.json").write_text("{not json")
+    merged = load_results(results_dir)
+    assert [r["cell"]["id"] for r in merged.results] == ["gdal", "zarr-2.18.7", "zarr-3.1.6"]
+    assert len(merged.problems) == 1 and "broken.json" in merged.problems[0]
+
+
+def test_model_rows_columns_and_best(results_dir):
+    model = build_model(load_results(results_dir).results)
+    assert [r.id for r in model.readers] == ["zarr-2.18.7", "zarr-3.1.6", "gdal"]
+    assert [f.name for f in model.fixtures] == ["zarr-2.18.7__zipstore-v2.zip", "zarr-3.1.6__zipstore-v3.zip"]
+    cell = model.cells[("zarr-2.18.7", "zarr-3.1.6__zipstore-v3.zip")]
+    # the best of error and mismatch is mismatch, and the control passes: a zip-specific failure
+    assert cell.verdict == "mismatch" and cell.control_verdict == "pass" and cell.zip_specific
+    assert model.cells[("gdal", "zarr-3.1.6__zipstore-v3.zip")].verdict == "skipped"
+    as_json = cell.to_json()
+    for key in ("reader", "library", "library_version", "zarr_version", "fixture", "verdict", "reason",
+                "control_verdict"):
+        assert key in as_json
+
+
+def test_html_is_self_contained_and_escaped(results_dir):
+    reports = results_dir.parent
+    index, summary = build_report(reports)
+    page = index.read_text()
+    # plotly.js is embedded once and never fetched: the page works offline.
+    assert len(re.findall(r"<script type=\"text/javascript\">/\*\*", page)) == 1
+    assert not re.search(r"<script[^>]+src=", page)
+    assert HOSTILE not in page
+    assert "&lt;script&gt;alert(" in page
+    assert "needs docker" in page
+    for verdict in ("pass", "mismatch", "partial", "error", "n/a", "crash", "timeout", "env-failed"):
+        assert f">{verdict}</span>" in page
+    assert "| zarr 2.18.7" in summary.read_text()
+
+
+def test_bench_conclusion_from_numbers():
+    def rec(store, op, median):
+        return {"cell": "c", "store": store, "op": op, "compressor": "default", "median_s": median,
+                "nbytes": 4 * 2**20, "limit_median_s": 0.002, "verified": True}
+    lines = conclusion([rec("zip", "write", 0.04), rec("zarr-memory", "write", 0.01), rec("directory", "write", 0.02)])
+    assert lines[0].startswith("c: the fastest store to write is zarr-memory")
+    assert "2.0× faster than the next (directory)" in lines[0] and "4.0× faster than the slowest (zip)" in lines[0]
+    assert "not the disk" in lines[-1]

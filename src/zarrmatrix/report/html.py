@@ -223,7 +223,10 @@ vertical-align:top;text-align:left} th{background:#f5f5f5} code{font-size:11px;w
 
 def render_html(model: ReportModel, bench_html: str = "") -> str:
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    backends = sorted({r.backend for r in model.readers} | {res["cell"]["backend"] for res in model.results})
+    backends = sorted({res["cell"]["backend"] for res in model.results} - {"none"})
+    skipped = sum(res["status"] == "skipped" for res in model.results)
+    if skipped:
+        backends.append(f"{skipped} cells skipped")
     hosts = sorted({res["host"]["hostname"] for res in model.results})
     synthetic = any(f.synthetic for f in model.fixtures)
     figure = matrix_figure(model).to_html(full_html=False, include_plotlyjs=False, div_id="matrix") \

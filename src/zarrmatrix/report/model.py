@@ -3,6 +3,7 @@ deterministically. Renderers (html, markdown, terminal) only read this."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -15,10 +16,12 @@ _LIB_ORDER = {name: i for i, name in enumerate(LIBRARIES)}
 
 
 def _version_key(text: str | None) -> tuple:
+    """Versions sort as versions, also where a label leads with one ("3.10 (Debian trixie)")."""
+    found = re.match(r"\s*v?(\d+(\.\d+)*)", str(text or ""))
     try:
-        return (0, Version(str(text)))
-    except (InvalidVersion, TypeError):
-        return (1, str(text))
+        return (0, Version(found.group(1)), str(text)) if found else (1, Version("0"), str(text))
+    except InvalidVersion:
+        return (1, Version("0"), str(text))
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class Reader:
     status_reason: str | None
 
     def sort_key(self) -> tuple:
-        return (_LIB_ORDER.get(self.library, 99), _version_key(self.version), self.id)
+        return (_LIB_ORDER.get(self.library, 99), _version_key(self.version or self.label.split(" ", 1)[-1]),
+                self.id)
 
 
 @dataclass(frozen=True)

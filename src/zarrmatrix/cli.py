@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (default: all)")
     p.add_argument("--phase", nargs="+", choices=("write", "read", "bench"), default=["write", "read", "bench"])
     p.add_argument("--mnist-dir", help="a folder with the MNIST IDX files (default: cache, then mirrors)")
+    p.add_argument("--bench-shape", type=int, nargs="+", metavar="N",
+                   help="benchmark array shape instead of matrix.yaml's (the real size: 8192 8192)")
+    p.add_argument("--bench-chunks", type=int, nargs="+", metavar="N", help="benchmark chunk shape (e.g. 1024 1024)")
 
     p = sub.add_parser("report", help="merge the results and render reports/index.html")
     _common(p)
@@ -148,9 +151,20 @@ def _layout(args, reports: Path | None = None, fixtures: Path | None = None):
                   fixtures_dir=None if fixtures is None else fixtures.resolve())
 
 
+def _with_bench_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
+    shape = tuple(args.bench_shape or matrix.bench.shape)
+    chunks = tuple(args.bench_chunks or (matrix.bench.chunks if not args.bench_shape else
+                                         [min(c, s) for c, s in zip(matrix.bench.chunks, shape)]))
+    if len(shape) != len(chunks) or min(shape + chunks) < 1:
+        raise SystemExit(f"error: --bench-shape {shape} and --bench-chunks {chunks} must have the same, "
+                         "positive, dimensions")
+    return replace(matrix, bench=replace(matrix.bench, shape=shape, chunks=chunks))
+
+
 def _run(args, matrix: Matrix, console: Console) -> int:
     from .runner import Runner
 
+    matrix = _with_bench_options(matrix, args)
     cells = matrix.select(args.cells)
     runner = Runner(matrix, _layout(args), backend_choice=args.backend, jobs=args.jobs, console=console,
                     mnist_dir=args.mnist_dir)

@@ -281,7 +281,7 @@ class Runner:
                 "library_version": cell.version, "zarr_version": None, "fixture": fixture.name,
                 "variant": variant, "method": method or "import", "fixture_format": fixture.zarr_format,
                 "control_verdict": None, "arrays": [], "error_type": None, "error_message": None,
-                "repro": self.repro(cell, fixture, method or "import", variant)}
+                "repro": self.repro(run, fixture, method or "import", variant)}
         ctx = Context(cell.library, None, fixture.zarr_format)
         if method is None:
             # The probe could not even list its methods: its import failed, which is the verdict.
@@ -322,11 +322,12 @@ class Runner:
 
     # -- plumbing ---------------------------------------------------------
 
-    def repro(self, cell: Cell, fixture: Fixture, method: str, variant: str) -> str:
+    def repro(self, run: CellRun, fixture: Fixture, method: str, variant: str) -> str:
+        """The one command that runs this attempt again, in the same kind of environment."""
         import shlex
 
-        argv = [*self.repro_prefix, "--matrix", str(self.matrix.path), cell.id, fixture.name, method,
-                "--variant", variant]
+        argv = [*self.repro_prefix, "--matrix", str(self.matrix.path), "--backend", run.backend, run.cell.id,
+                fixture.name, method, "--variant", variant]
         if self.layout.fixtures_dir is not None:
             argv += ["--fixtures", str(self.layout.fixtures)]
         return shlex.join(argv)

@@ -45,6 +45,16 @@ class Output:
             os.fsync(handle.fileno())
 
 
+def request_and_output():
+    """The request a probe was handed, and where its records go."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--request", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    with open(args.request, encoding="utf-8") as handle:
+        return json.load(handle), Output(args.out)
+
+
 def error_of(exc):
     tail = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
     return {

@@ -7,8 +7,6 @@ save/load to the same folder for disk stores, a plain memory copy for memory
 stores. Statistics are the host's job; this probe only measures.
 """
 
-import argparse
-import json
 import os
 import shutil
 import sys
@@ -19,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from _zmprobe import Output, error_of, main_guard, major, version_of  # noqa: E402
+from _zmprobe import error_of, main_guard, major, request_and_output, version_of  # noqa: E402
 
 DISK_STORES = ("zip", "directory")
 
@@ -217,13 +215,7 @@ def bench_one(io, kind, data, folder, repeats, corrupt):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        req = json.load(handle)
-    out = Output(args.out)
+    req, out = request_and_output()
     folder = tempfile.mkdtemp(prefix="zm-bench-", dir=req.get("work_dir"))
     try:
         rng = np.random.default_rng(0)

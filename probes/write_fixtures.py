@@ -6,7 +6,6 @@ manifest holds per array its shape, dtype and the SHA-256 of its decoded bytes,
 which is what every reader is checked against.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from _zmprobe import Output, checksum, error_of, main_guard, major, version_of  # noqa: E402
+from _zmprobe import checksum, error_of, main_guard, major, request_and_output, version_of  # noqa: E402
 
 EDGE_ARRAYS = (
     # name, shape, chunks, dtype: shapes that leave partial edge chunks on purpose
@@ -202,13 +201,7 @@ def write(kind, target, cell_id, mnist_dir):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
-    out = Output(args.out)
+    request, out = request_and_output()
     kind, cell_id = request["kind"], request["cell_id"]
     name = "%s__%s.zip" % (cell_id, kind)
     target = os.path.join(request["out_dir"], name)

@@ -5,7 +5,6 @@ broken Docker path must not hide behind a green run."""
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 

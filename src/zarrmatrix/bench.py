@@ -39,7 +39,7 @@ def run_bench(runner: "Runner", run: "CellRun") -> list[dict[str, Any]]:
     request = dict(config.to_json(), library=run.cell.library,
                    work_dir=run.env.env_path(runner.layout.scratch, mounts))
     timeout = run.cell.timeout_s * TIMEOUT_FACTOR
-    attempt = runner._attempt(run, "bench_stores.py", request, timeout)
+    attempt = runner.attempt(run, "bench_stores.py", request, timeout)
     records = []
     for raw in attempt.records:
         if raw.get("op") == "error":

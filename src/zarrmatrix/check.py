@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -63,7 +62,7 @@ def run_check(args, matrix: Matrix, layout: Layout, console: Console) -> int:
     runs = runner.provision(readers)
     try:
         ready = [r for r in runs if r.ready]
-        runner._parallel(ready, runner._list_methods, "asking readers for their methods")
+        runner.parallel(ready, runner.list_methods, "asking readers for their methods")
         zarr_runs = sorted((r for r in ready if r.cell.library == "zarr"), key=_newest_first, reverse=True)
         for fixture in discover(layout.fixtures):
             manifest = _reference(runner, zarr_runs, fixture)

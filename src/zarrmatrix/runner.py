@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import backends
-from .backends.base import EnvFailed, Environment, Mounts
+from .backends.base import Environment, Mounts
 from .fixtures import Fixture, discover, remove_written_by
 from .matrix import Cell, Matrix
 from .process import ProcessResult
@@ -181,7 +181,7 @@ class Runner:
             if decision.backend is None:
                 run.status, run.status_reason = "skipped", decision.reason
             runs.append(run)
-        self._parallel([r for r in runs if r.status == "ok"], self._provision_one, "building environments")
+        self.parallel([r for r in runs if r.status == "ok"], self._provision_one, "building environments")
         return runs
 
     def _provision_one(self, run: CellRun) -> None:
@@ -214,7 +214,7 @@ class Runner:
         if not tasks:
             return
         mnist = self._mnist_folder() if any(k.startswith("mnist-") for _, k in tasks) else None
-        self._parallel(tasks, lambda task: self._write_one(*task, mnist), "writing fixtures")
+        self.parallel(tasks, lambda task: self._write_one(*task, mnist), "writing fixtures")
 
     def _mnist_folder(self) -> str | None:
         from .mnist import prepare
@@ -233,7 +233,7 @@ class Runner:
                    "mnist_dir": None}
         if mnist is not None:
             request["mnist_dir"] = run.env.env_path(Path(mnist), mounts)
-        attempt = self._attempt(run, "write_fixtures.py", request, run.cell.timeout_s, fixtures_writable=True)
+        attempt = self.attempt(run, "write_fixtures.py", request, run.cell.timeout_s, fixtures_writable=True)
         record = attempt.final
         if record is None:
             verdict = judge(attempt.result, None, None, Context(run.cell.library, None, None), run.cell.timeout_s)
@@ -248,7 +248,7 @@ class Runner:
     def read_phase(self, runs: Sequence[CellRun], fixtures: Sequence[Fixture],
                    expected: Callable[[Fixture], list[dict[str, Any]] | None] | None = None) -> None:
         readers = [r for r in runs if "read" in r.cell.roles and r.ready]
-        self._parallel(readers, self._list_methods, "asking readers for their methods")
+        self.parallel(readers, self.list_methods, "asking readers for their methods")
         tasks = []
         for run in readers:
             for fixture in fixtures:
@@ -259,12 +259,12 @@ class Runner:
                     tasks.append((run, fixture, "zip", method))
                     tasks.append((run, fixture, "folder", method))
         expected = expected or (lambda f: f.arrays)
-        self._parallel(tasks, lambda t: t[0].add(self.read_attempt(*t, expected=expected(t[1]))),
+        self.parallel(tasks, lambda t: t[0].add(self.read_attempt(*t, expected=expected(t[1]))),
                        "reading fixtures")
         for run in readers:
             link_controls(run.records)
 
-    def _list_methods(self, run: CellRun) -> None:
+    def list_methods(self, run: CellRun) -> None:
         result = run.env.run_probe(f"read_{run.cell.library}.py", ["--list-methods"], timeout=LIST_TIMEOUT_S,
                                    mounts=self.layout.mounts())
         try:
@@ -300,7 +300,7 @@ class Runner:
                    "method": method,
                    "arrays": None if expected is None else
                    [{k: a[k] for k in ("path", "shape", "dtype") if k in a} for a in expected]}
-        attempt = self._attempt(run, f"read_{cell.library}.py", request, cell.timeout_s)
+        attempt = self.attempt(run, f"read_{cell.library}.py", request, cell.timeout_s)
         begun = next((r for r in attempt.records if r.get("kind") == "attempt-begin"), {})
         final = attempt.final
         seen = final or begun
@@ -332,7 +332,7 @@ class Runner:
             argv += ["--fixtures", str(self.layout.fixtures)]
         return shlex.join(argv)
 
-    def _attempt(self, run: CellRun, probe: str, request: dict[str, Any], timeout: float,
+    def attempt(self, run: CellRun, probe: str, request: dict[str, Any], timeout: float,
                  fixtures_writable: bool = False) -> Attempt:
         self.layout.scratch.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f"{run.cell.id}-", dir=self.layout.scratch))
@@ -357,7 +357,7 @@ class Runner:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _parallel(self, items: Sequence[Any], fn: Callable[[Any], None], description: str) -> None:
+    def parallel(self, items: Sequence[Any], fn: Callable[[Any], None], description: str) -> None:
         if not items:
             return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

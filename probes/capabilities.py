@@ -3,7 +3,9 @@ the C libraries under them (netCDF-C and its NCZarr/zip support, HDF5, GDAL
 and its Zarr driver with its codecs). Prints one JSON object."""
 
 import json
+import os
 import platform
+import shutil
 import sys
 
 
@@ -27,11 +29,31 @@ def guarded(fn):
         return {"error": "%s: %s" % (type(exc).__name__, exc)}
 
 
+def nczarr_can_create(netCDF4, storage):
+    """Whether this netCDF-C writes NCZarr to `storage` ("file" or "zip"): tried, not assumed."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="zm-nczarr-")
+    target = os.path.join(folder, "probe.zip" if storage == "zip" else "probe")
+    try:
+        ds = netCDF4.Dataset("file://%s#mode=nczarr,%s" % (target, storage), "w")
+        ds.createDimension("x", 2)
+        ds.createVariable("v", "i4", ("x",))[:] = [1, 2]
+        ds.close()
+        return True
+    except Exception as exc:
+        return "no: %s" % str(exc)[:120]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def netcdf():
     import netCDF4
 
     facts = {"netcdf4_python": netCDF4.__version__, "netcdf_c": netCDF4.__netcdf4libversion__,
-             "hdf5": getattr(netCDF4, "__hdf5libversion__", None)}
+             "hdf5": getattr(netCDF4, "__hdf5libversion__", None),
+             "nczarr_file": nczarr_can_create(netCDF4, "file"),
+             "nczarr_zip": nczarr_can_create(netCDF4, "zip")}
     for flag in ("__has_nczarr_support__", "__has_zstandard_support__", "__has_blosc_support__",
                  "__has_bzip2_support__", "__has_szip_support__", "__has_quantization_support__"):
         if hasattr(netCDF4, flag):

@@ -52,7 +52,7 @@ def test_reasons():
     assert classify("zarr.errors.GroupNotFoundError", "nothing found at path ''", zarr2) == "no Zarr v3 support"
     assert classify("zipfile.BadZipFile", "File is not a zip file", CTX) == "not a valid zip file"
     assert classify("RuntimeError", "NetCDF: Attempt to use feature that was not turned on when netCDF was built.",
-                    Context("netcdf4", None, 2)) == "netCDF-C built without NCZarr (zip) support"
+                    Context("netcdf4", None, 2)) == "netCDF-C built without NCZarr zip support"
     assert classify("KeyError", "'Zarr object is missing the attribute `_ARRAY_DIMENSIONS`'", CTX) == \
         "needs dimension names"
     assert classify("Weird", "something new", CTX) == "Weird: something new"
@@ -63,3 +63,11 @@ def test_best_orders_verdicts():
     assert best(["error", "mismatch"]) == "mismatch"
     assert best(["n/a", "crash"]) == "crash"
     assert best([]) is None
+
+
+def test_reasons_for_gdal_and_xarray_on_zarr_v3():
+    gdal = Context("gdal", None, 3)
+    msg = 'ZARR:"/vsizip//zm/fixtures/zarr-3.1.6__zipstore-v3.zip": No such file or directory'
+    assert classify("RuntimeError", msg, gdal) == "this GDAL does not read the final Zarr v3 format"
+    assert classify("RuntimeError", msg, Context("gdal", None, 2)).startswith("RuntimeError")
+    assert classify("KeyError", "missing the `dimension_names` metadata", CTX) == "needs dimension names"

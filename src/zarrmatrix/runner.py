@@ -167,7 +167,7 @@ class Runner:
         for run in runs:
             path = self.layout.results / f"{run.cell.id}.json"
             if kept and run.status == "ok":
-                run.records.extend(r for r in previous_records(path) if r["kind"] in kept)
+                run.records.extend(r for r in previous_records(path, run) if r["kind"] in kept)
             write_result(path, run.to_result())
             if run.env is not None:
                 run.env.close()
@@ -384,11 +384,16 @@ def _fill(base: dict[str, Any], verdict: Judgement, *, call: str, seconds: float
                 arrays=verdict.arrays, call=call, seconds=seconds)
 
 
-def previous_records(path: Path) -> list[dict[str, Any]]:
+def previous_records(path: Path, run: CellRun) -> list[dict[str, Any]]:
+    """The records of this cell's last result, if it ran in the same kind of environment
+    with the same pins: a result never mixes records from two environments."""
     try:
         data = json.loads(path.read_text())
         validate(data, str(path))
     except (OSError, json.JSONDecodeError, ResultError):
+        return []
+    cell = data["cell"]
+    if cell["backend"] != run.backend or cell.get("env_key") != run.cell.env_key():
         return []
     return data["records"]
 

@@ -17,6 +17,7 @@ from .model import ReportModel
 
 e = html.escape
 STORE_ORDER = ("zip", "directory", "fsspec-memory", "zarr-memory")
+OP_ORDER = ("write", "read", "verify")
 COMPRESSOR_COLORS = {"default": "#4575b4", "none": "#91bfdb"}
 
 
@@ -26,7 +27,8 @@ def _ms(value: float | None) -> str:
 
 def _sorted(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     order = {s: i for i, s in enumerate(STORE_ORDER)}
-    return sorted(records, key=lambda r: (r["cell"], order.get(r["store"], 9), r["compressor"], r["op"]))
+    ops = {s: i for i, s in enumerate(OP_ORDER)}
+    return sorted(records, key=lambda r: (r["cell"], order.get(r["store"], 9), r["compressor"], ops.get(r["op"], 9)))
 
 
 def op_figure(records: Sequence[dict[str, Any]], op: str) -> go.Figure:

@@ -114,4 +114,4 @@ def check(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite: unit tests and integration tests with real cells."""
     session.install("-e", f"{HERE}[test]")
-    session.run("pytest", "-ra", *session.posargs)
+    session.run("pytest", "-v", "-ra", *session.posargs)

@@ -328,6 +328,9 @@ class Runner:
 
         argv = [*self.repro_prefix, "--matrix", str(self.matrix.path), "--backend", run.backend, run.cell.id,
                 fixture.name, method, "--variant", variant]
+        if run.backend == "docker":
+            for public, local in sorted(self.matrix.docker.base_images.items()):
+                argv += ["--base-image", f"{public}={local}"]
         if self.layout.fixtures_dir is not None:
             argv += ["--fixtures", str(self.layout.fixtures)]
         return shlex.join(argv)

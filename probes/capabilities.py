@@ -53,7 +53,11 @@ def netcdf():
     facts = {"netcdf4_python": netCDF4.__version__, "netcdf_c": netCDF4.__netcdf4libversion__,
              "hdf5": getattr(netCDF4, "__hdf5libversion__", None),
              "nczarr_file": nczarr_can_create(netCDF4, "file"),
-             "nczarr_zip": nczarr_can_create(netCDF4, "zip")}
+             "nczarr_zip": nczarr_can_create(netCDF4, "zip"),
+             "filter_plugins": sorted(
+                 name for folder in (os.environ.get("HDF5_PLUGIN_PATH") or "").split(os.pathsep)
+                 if folder and os.path.isdir(folder) for name in os.listdir(folder)
+                 if name.endswith((".so", ".dylib", ".dll")))}
     for flag in ("__has_nczarr_support__", "__has_zstandard_support__", "__has_blosc_support__",
                  "__has_bzip2_support__", "__has_szip_support__", "__has_quantization_support__"):
         if hasattr(netCDF4, flag):

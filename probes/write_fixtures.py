@@ -52,12 +52,15 @@ def open_root(store, zarr_format):
     return zarr.open_group(store, mode="w", zarr_format=zarr_format)
 
 
-def add_array(root, name, data, chunks):
+def add_array(root, name, data, chunks, raw=False):
     zarr, zmajor = zarr_module()
+    kwargs = {}
+    if raw:
+        kwargs["compressor" if zmajor < 3 else "compressors"] = None
     if zmajor < 3:
-        arr = root.create_dataset(name, shape=data.shape, chunks=chunks, dtype=data.dtype)
+        arr = root.create_dataset(name, shape=data.shape, chunks=chunks, dtype=data.dtype, **kwargs)
     else:
-        arr = root.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype)
+        arr = root.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype, **kwargs)
     arr[...] = data
     arr.attrs["description"] = "zarrmatrix fixture array %s" % name
     return arr
@@ -71,10 +74,10 @@ def codec_of(arr):
     return None
 
 
-def write_arrays(root, arrays):
+def write_arrays(root, arrays, raw=False):
     entries = []
     for name, data, chunks in arrays:
-        arr = add_array(root, name, data, chunks)
+        arr = add_array(root, name, data, chunks, raw)
         digest, _ = checksum(data)
         entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype),
                         "chunks": list(chunks), "sha256": digest, "codec": codec_of(arr)})
@@ -99,11 +102,11 @@ def edge_arrays():
     return [(name, edge_data(name, shape, dtype), chunks) for name, shape, chunks, dtype in EDGE_ARRAYS]
 
 
-def write_zipstore(target, zarr_format, arrays, attrs):
+def write_zipstore(target, zarr_format, arrays, attrs, raw=False):
     store = zip_store(target)
     root = open_root(store, zarr_format)
     root.attrs.update(attrs)
-    entries = write_arrays(root, arrays)
+    entries = write_arrays(root, arrays, raw)
     store.close()
     return entries
 
@@ -181,7 +184,11 @@ def write(kind, target, cell_id, mnist_dir):
     zarr_format = 3 if kind.endswith("-v3") else 2
     attrs = {"title": "zarrmatrix fixture", "writer": cell_id, "kind": kind}
     extra = {}
-    if kind.startswith("zipstore-"):
+    if kind.startswith("zipstore-raw-"):
+        # No codec at all: a reader that lacks the default codecs can still show what it does with a zip.
+        entries = write_zipstore(target, zarr_format, edge_arrays(), attrs, raw=True)
+        variant = "ZipStore, uncompressed"
+    elif kind.startswith("zipstore-"):
         entries = write_zipstore(target, zarr_format, edge_arrays(), attrs)
         variant = "ZipStore"
     elif kind.startswith("dirzip-"):

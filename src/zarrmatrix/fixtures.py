@@ -6,11 +6,14 @@ import json
 import shutil
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 MANIFEST_SUFFIX = ".manifest.json"
 CONTROLS = "_controls"
+# Names the zip a control was extracted from, so that it is extracted once, not in every cell session.
+EXTRACTED = ".extracted-from"
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Fixture:
     def arrays(self) -> list[dict[str, Any]] | None:
         return None if self.manifest is None else self.manifest.get("arrays")
 
-    @property
+    @cached_property
     def zarr_format(self) -> int | None:
         if self.manifest is not None and self.manifest.get("zarr_format"):
             return self.manifest["zarr_format"]
@@ -56,11 +59,19 @@ def extract_control(zip_path: Path, controls: Path) -> tuple[Path | None, str | 
     zipfile refuses members that would land outside the folder, so a hostile
     zip brought to `check` cannot write elsewhere."""
     target = controls / zip_path.stem
+    # Beside the control, not in it: the control must hold exactly what the zip holds.
+    stamp = controls / f"{zip_path.stem}{EXTRACTED}"
+    signature = f"{zip_path.stat().st_size} {zip_path.stat().st_mtime_ns}"
+    if stamp.exists() and stamp.read_text() == signature:
+        return target, None
     if target.exists():
         shutil.rmtree(target)
+    stamp.unlink(missing_ok=True)
     try:
         with zipfile.ZipFile(zip_path) as zf:
             zf.extractall(target)
+        # Written last: a control cut short by a crash is extracted again next time.
+        stamp.write_text(signature)
     except Exception as exc:  # BadZipFile, zlib.error, EOFError...: a broken zip is data, not our bug
         shutil.rmtree(target, ignore_errors=True)
         return None, f"{type(exc).__name__}: {exc}"

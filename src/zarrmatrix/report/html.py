@@ -69,9 +69,9 @@ def matrix_figure(model: ReportModel) -> go.Figure:
     y_labels = [f"{r.label} [{r.id}]" for r in model.readers]
     x_labels = [f.label for f in model.fixtures]
     z, text, hover = [], [], []
-    for reader, y_label in zip(model.readers, y_labels):
+    for reader, y_label in zip(model.readers, y_labels, strict=True):
         row_z, row_t, row_h = [], [], []
-        for fixture, x_label in zip(model.fixtures, x_labels):
+        for fixture, x_label in zip(model.fixtures, x_labels, strict=True):
             summary = model.cells.get((reader.id, fixture.name))
             if summary is None:
                 row_z.append(None)

@@ -79,7 +79,12 @@ def matrix_figure(model: ReportModel) -> go.Figure:
                 row_h.append("no attempt")
                 continue
             row_z.append(VERDICTS.index(summary.verdict))
-            control = f"<br><sub>ctl {e(summary.control_verdict)}</sub>" if summary.control_verdict else ""
+            if summary.zip_specific:
+                control = "<br><sub><b>zip only</b> (ctl pass)</sub>"
+            elif summary.control_verdict:
+                control = f"<br><sub>ctl {e(summary.control_verdict)}</sub>"
+            else:
+                control = ""
             row_t.append(f"{e(summary.verdict)}{control}")
             row_h.append(_hover(model, summary, y_label, x_label))
         z.append(row_z)

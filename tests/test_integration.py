@@ -236,3 +236,22 @@ def test_nox_lists_one_session_per_cell(tmp_path):
     assert listed.returncode == 0, listed.stderr[-2000:]
     sessions = [s["session"] for s in json.loads(listed.stdout)]
     assert [s for s in sessions if s.startswith("cell(")] == ["cell(zarr-2.18.7)", "cell(zarr-3.1.6)"]
+
+
+def test_a_probe_that_cannot_import_its_library_is_an_error_per_fixture(tmp_path, work_dir, probes_copy):
+    matrix = write_matrix(tmp_path, TWO_CELLS)
+    assert zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--cells", "zarr-3.1.6", "--phase", "write"),
+                      cwd=tmp_path).returncode == 0
+    (probes_copy / "read_zarr.py").write_text("import zarr_that_is_not_there\n")
+    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--cells", "zarr-3.1.6", "--phase", "read",
+                                "--probes-dir", str(probes_copy)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = results(tmp_path / "reports")["zarr-3.1.6"]
+    attempts = [r for r in result["records"] if r["kind"] == "read"]
+    assert len(attempts) == 2 and {r["method"] for r in attempts} == {"import"}
+    assert {r["reason"] for r in attempts} == {"zarr_that_is_not_there is not installed"}
+    again = zarrmatrix("reproduce", "--matrix", str(matrix), "--backend", "venv", "--work", str(work_dir),
+                       "--fixtures", str(tmp_path / "reports" / "fixtures"), "--probes-dir", str(probes_copy),
+                       "zarr-3.1.6", "zarr-3.1.6__zipstore-v3.zip", "import", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["reason"] == "zarr_that_is_not_there is not installed"

@@ -74,6 +74,8 @@ class CellRun:
     capabilities: dict[str, Any] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    # The --list-methods run, kept when it failed: its import error is every attempt's verdict.
+    failed_listing: ProcessResult | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -271,6 +273,7 @@ class Runner:
             run.methods = list(json.loads(result.stdout.strip().splitlines()[-1]))
         except (json.JSONDecodeError, IndexError):
             run.methods = []
+            run.failed_listing = result
             run.capabilities.setdefault("probe_import_error", result.tail())
 
     def read_attempt(self, run: CellRun, fixture: Fixture, variant: str, method: str | None,
@@ -285,8 +288,8 @@ class Runner:
         ctx = Context(cell.library, None, fixture.zarr_format)
         if method is None:
             # The probe could not even list its methods: its import failed, which is the verdict.
-            result = run.env.run_probe(f"read_{cell.library}.py", ["--list-methods"], timeout=cell.timeout_s,
-                                       mounts=self.layout.mounts())
+            result = run.failed_listing or run.env.run_probe(
+                f"read_{cell.library}.py", ["--list-methods"], timeout=cell.timeout_s, mounts=self.layout.mounts())
             return _fill(base, judge(result, None, expected, ctx, cell.timeout_s),
                          call=f"import {cell.library}", seconds=result.seconds)
         path = fixture.zip_path if variant == "zip" else fixture.control_path

@@ -77,6 +77,11 @@ def _v3_on_old_gdal(etype: str, msg: str, ctx: Context) -> bool:
         re.search(r"No such file or directory|does not exist", msg))
 
 
+NOT_A_ZIP = "not a valid zip file"
+CORRUPT_MEMBER = "corrupt zip member"
+# Reasons that say the file is damaged, not that the library reads only part of it.
+CORRUPT_ZIP = (NOT_A_ZIP, CORRUPT_MEMBER)
+
 # Ordered: the first rule that matches names the reason.
 RULES: list[_Rule] = [
     (_matches(r"No module named '([\w.]+)'"), _group(r"No module named '([\w.]+)'", "{0} is not installed")),
@@ -86,9 +91,9 @@ RULES: list[_Rule] = [
     (_matches(r"Unsupported codec: ?([\w.]+)"), _group(r"Unsupported codec: ?([\w.]+)",
                                                        "codec '{0}' not supported")),
     (_matches(r"BadZipFile|not a zip file|Bad magic number for (central directory|file header)"),
-     _const("not a valid zip file")),
+     _const(NOT_A_ZIP)),
     (_matches(r"CRC|Error -3 while decompressing|invalid (stored|distance|code)"),
-     _const("corrupt zip member")),
+     _const(CORRUPT_MEMBER)),
     (_v3_on_zarr2, _const("no Zarr v3 support")),
     (_v3_on_old_gdal, _const("this GDAL does not read the final Zarr v3 format")),
     (_matches(r"_ARRAY_DIMENSIONS|dimension[_ ]names"), _const("needs dimension names")),
@@ -105,9 +110,6 @@ RULES: list[_Rule] = [
      _const("the classic raster API reads 2-D slices; this array has more dimensions")),
     (_matches(r"codec|compressor|filter"), _const("codec not available")),
 ]
-
-
-CORRUPT_ZIP = ("not a valid zip file", "corrupt zip member")
 
 
 def classify(error_type: str, message: str, ctx: Context) -> str:

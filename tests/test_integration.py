@@ -222,11 +222,11 @@ def test_benchmark_reports_a_corrupted_chunk(tmp_path, work_dir):
     from zarrmatrix.bench import bench_record
 
     records = [bench_record(json.loads(line)) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    verify = {r["store"]: r for r in records if r["op"] == "verify"}
-    assert verify["directory"]["verified"] is False
-    assert len(verify["directory"]["verify_failures"]) == 6
-    assert verify["directory"]["verify_failures"][0]["bad_elements"] >= 1
-    assert verify["zip"]["verified"] is True
+    verify = {r.store: r for r in records if r.op == "verify"}
+    assert verify["directory"].verified is False
+    assert len(verify["directory"].verify_failures) == 6
+    assert verify["directory"].verify_failures[0]["bad_elements"] >= 1
+    assert verify["zip"].verified is True
 
 
 def test_nox_lists_one_session_per_cell(tmp_path):

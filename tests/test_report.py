@@ -2,16 +2,18 @@ import re
 
 import pytest
 
+from zarrmatrix.bench import bench_record
 from zarrmatrix.report import build_report
 from zarrmatrix.report.bench import conclusion
-from zarrmatrix.report.model import build_model
+from zarrmatrix.records import CellResult
+from zarrmatrix.report.model import BenchRow, build_model
 from zarrmatrix.results import ResultError, load_results, write_result
 
 HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
 
 
 def result(cell_id, library, version, records, roles=("read",), status="ok", reason=None):
-    return {
+    return CellResult.from_json({
         "schema_version": 1,
         "cell": {"id": cell_id, "backend": "venv", "library": library, "label": f"{library} {version}",
                  "version": version, "requirements": [f"{library}=={version}"], "roles": list(roles)},
@@ -19,7 +21,7 @@ def result(cell_id, library, version, records, roles=("read",), status="ok", rea
         "environment": {"python": "3.11.7", "freeze": [f"{library}=={version}"], "image_id": None},
         "host": {"hostname": "h", "platform": "linux", "cpus": 2},
         "started": "2026-11-24T10:00:00+00:00", "duration_s": 1.0, "records": records,
-    }
+    })
 
 
 def read(reader, library, fixture, verdict, variant="zip", method="m", **extra):
@@ -59,7 +61,7 @@ def results_dir(tmp_path):
 
 
 def test_write_result_validates_and_is_atomic(tmp_path):
-    bad = result("x", "zarr", "1", [{"kind": "read", "reader": "x"}])
+    bad = result("x", "zarr", "1", [read("x", "no-such-library", "f.zip", "pass")])
     with pytest.raises(ResultError, match="records/0"):
         write_result(tmp_path / "x.json", bad)
     assert not list(tmp_path.iterdir())
@@ -68,7 +70,7 @@ def test_write_result_validates_and_is_atomic(tmp_path):
 def test_merge_skips_invalid_files(results_dir):
     (results_dir / "broken.json").write_text("{not json")
     merged = load_results(results_dir)
-    assert [r["cell"]["id"] for r in merged.results] == ["gdal", "zarr-2.18.7", "zarr-3.1.6"]
+    assert [r.id for r in merged.results] == ["gdal", "zarr-2.18.7", "zarr-3.1.6"]
     assert len(merged.problems) == 1 and "broken.json" in merged.problems[0]
 
 
@@ -103,8 +105,8 @@ def test_html_is_self_contained_and_escaped(results_dir):
 
 def test_bench_conclusion_from_numbers():
     def rec(store, op, median):
-        return {"cell": "c", "store": store, "op": op, "compressor": "default", "median_s": median,
-                "nbytes": 4 * 2**20, "limit_median_s": 0.002, "verified": True}
+        return BenchRow("c", bench_record({"store": store, "op": op, "compressor": "default", "nbytes": 4 * 2**20,
+                                           "samples_s": [median] * 5, "limit_samples_s": [0.002] * 5}))
     lines = conclusion([rec("zip", "write", 0.04), rec("zarr-memory", "write", 0.01), rec("directory", "write", 0.02)])
     assert lines[0].startswith("c: the fastest store to write is zarr-memory")
     assert "2.0× faster than the next (directory)" in lines[0] and "4.0× faster than the slowest (zip)" in lines[0]

@@ -27,12 +27,12 @@ def test_bench_record_adds_statistics():
            "samples_s": [0.2, 0.1, 0.3, 0.2, 0.2], "limit_samples_s": [0.05, 0.1, 0.1, 0.1, 0.15],
            "verify_failures": []}
     rec = bench_record(raw)
-    assert rec["median_s"] == pytest.approx(0.2)
-    assert rec["iqr_s"] == pytest.approx(0.0)
-    assert rec["limit_median_s"] == pytest.approx(0.1)
-    assert rec["ratio_to_limit"] == pytest.approx(2.0)
-    assert rec["mb_s"] == pytest.approx(50.0)
-    assert rec["verified"] is True
-    assert rec["samples_s"] == raw["samples_s"]
+    assert rec.median_s == pytest.approx(0.2)
+    assert rec.iqr_s == pytest.approx(0.0)
+    assert rec.limit_median_s == pytest.approx(0.1)
+    assert rec.ratio_to_limit == pytest.approx(2.0)
+    assert rec.mb_s == pytest.approx(50.0)
+    assert rec.verified is True
+    assert rec.samples_s == raw["samples_s"]
     failed = bench_record(dict(raw, verify_failures=[{"repeat": 1}]))
-    assert failed["verified"] is False
+    assert failed.verified is False

@@ -1,7 +1,8 @@
 import signal
 
 from zarrmatrix.process import ProcessResult
-from zarrmatrix.verdicts import Context, best, classify, judge
+from zarrmatrix.records import best
+from zarrmatrix.verdicts import Context, classify, judge
 
 EXPECTED = [{"path": "a", "sha256": "aa"}, {"path": "b", "sha256": "bb"}]
 CTX = Context("zarr", "3.1.6", 3)

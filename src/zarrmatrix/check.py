@@ -1,103 +1,131 @@
 """`zarrmatrix check PATH.zip ...`: every reader cell against zip files a user brings.
 
-Without a manifest, the newest zarr reader that reads every array it finds is
-the reference: its checksums become the manifest every other reader must match.
+`check` owns only the folder it writes into: one it made, or one that holds its
+marker. It copies the inputs before it replaces anything, never moves or deletes
+one, keeps inputs with the same name apart, and gives every argument a verdict
+or a reason why not. Without a manifest, the runner takes the newest zarr
+reader that reads a zip whole as the reference (see Runner.read_phase).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from typing import Any
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from .cli import stdout_console
-from .fixtures import Fixture, discover, manifest_path
+from .errors import UserError
 from .matrix import Matrix
 from .report import build_report
-from .report.html import COLORS
 from .report.model import build_model
-from .results import load_results
-from .runner import CellRun, Layout, Runner
+from .report.terminal import print_check_table, stdout_console
+from .results import load_results, write_text
+from .runner import Layout, Runner
+
+MARKER = ".zarrmatrix-check"
+EXTENSIONS = (".zip",)
 
 
-def _newest_first(run: CellRun) -> tuple:
-    try:
-        return (0, Version(run.cell.version or ""))
-    except InvalidVersion:
-        return (1, Version("0"))
+@dataclass(frozen=True)
+class Input:
+    """One argument: where it is, the fixture name it is checked under, or why it is not checked."""
+
+    path: Path
+    name: str | None
+    problem: str | None = None
 
 
-def _reference(runner: Runner, zarr_runs: list[CellRun], fixture: Fixture) -> dict[str, Any] | None:
-    for run in zarr_runs:
-        for method in run.methods:
-            record = runner.read_attempt(run, fixture, "zip", method, expected=None)
-            arrays = record["arrays"]
-            if record["verdict"] == "pass" and arrays:
-                return {"fixture": fixture.name, "writer": None, "zarr_format": fixture.zarr_format,
-                        "variant": "brought by the user", "reference": f"{run.cell.id} {method}",
-                        "arrays": [{"path": a["path"], "sha256": a["sha256"],
-                                    "shape": (a.get("observed") or {}).get("shape"),
-                                    "dtype": (a.get("observed") or {}).get("dtype")} for a in arrays]}
-    return None
+def claim(out: Path) -> None:
+    """Make `out` the check's own folder, or refuse: a folder that holds anything
+    `check` did not make is the user's, and nothing in it is touched."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
+    if out.is_dir() and not (out / MARKER).exists() and any(out.iterdir()):
+        raise UserError(f"--out {out}: holds files that zarrmatrix check did not make; it clears only a folder "
+                        "it made: choose a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("This folder is written by `zarrmatrix check`, which replaces its contents.\n")
 
 
-def run_check(args, matrix: Matrix, layout: Layout, console: Console) -> int:
-    missing = [str(z) for z in args.zips if not z.is_file()]
-    if missing:
-        console.print(f"[red]error:[/] no such file: {', '.join(missing)}")
-        return 2
-    if layout.fixtures.exists():
-        shutil.rmtree(layout.fixtures)
-    if layout.results.exists():
-        shutil.rmtree(layout.results)
-    layout.fixtures.mkdir(parents=True)
-    for z in args.zips:
-        shutil.copy2(z, layout.fixtures / z.name)
+def sort_inputs(paths: list[Path]) -> list[Input]:
+    """Each argument with the fixture name it gets (unique), or the reason it is not checked."""
+    taken: set[str] = set()
+    inputs = []
+    for path in paths:
+        if not path.exists():
+            inputs.append(Input(path, None, "no such file"))
+        elif path.is_dir():
+            inputs.append(Input(path, None, "is a directory (check takes zip files; zip the store first)"))
+        elif path.suffix.lower() not in EXTENSIONS:
+            inputs.append(Input(path, None, f"skipped: unknown extension {path.suffix or '(none)'!r}; "
+                                            f"check reads {', '.join(EXTENSIONS)} files"))
+        else:
+            name = path.name
+            stem, n = name[: -len(path.suffix)], 2
+            while name.lower() in taken:
+                name, n = f"{stem}-{n}{path.suffix.lower()}", n + 1
+            taken.add(name.lower())
+            inputs.append(Input(path, name, None if zipfile.is_zipfile(path) else
+                                "not a zip file: checked all the same, so each reader says what it does with it"))
+    return inputs
+
+
+def stage(inputs: list[Input], out: Path) -> Path:
+    """Copy the inputs into a new folder below `out`, before anything old is replaced:
+    an input that lives in the previous check's fixtures is read while it still exists."""
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    for item in inputs:
+        if item.name is not None:
+            shutil.copyfile(item.path, staging / item.name)
+    return staging
+
+
+def replace_folder(target: Path, new: Path) -> None:
+    """Put `new` in the place of `target` (a folder `check` made), then drop the old one."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=".old-", dir=target.parent))
+        target.rename(old / "x")
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console, *, backend: str | None,
+              jobs: int, json_out: Path | None) -> int:
+    inputs = sort_inputs(zips)
+    for item in inputs:
+        if item.problem:
+            console.print(f"[yellow]{escape(str(item.path))}[/]: {escape(item.problem)}")
+    checked = [i for i in inputs if i.name is not None]
+    if not checked:
+        raise UserError("no zip file to check among the arguments")
+    claim(layout.reports)
+    staging = stage(checked, layout.reports)
+    replace_folder(layout.fixtures, staging)
+    empty = Path(tempfile.mkdtemp(prefix=".results-", dir=layout.reports))
+    replace_folder(layout.results, empty)
+    write_text(layout.reports / "sources.json",
+               json.dumps({i.name: str(i.path.resolve()) for i in checked}, indent=1))
+
     readers = [c for c in matrix.cells if "read" in c.roles]
-    runner = Runner(matrix, layout, backend_choice=args.backend, jobs=args.jobs, console=console)
-    runs = runner.provision(readers)
-    try:
-        ready = [r for r in runs if r.ready]
-        runner.parallel(ready, runner.list_methods, "asking readers for their methods")
-        zarr_runs = sorted((r for r in ready if r.cell.library == "zarr"), key=_newest_first, reverse=True)
-        for fixture in discover(layout.fixtures):
-            manifest = _reference(runner, zarr_runs, fixture)
-            if manifest is None:
-                console.print(f"[yellow]{fixture.name}: no zarr reader could read it whole; "
-                              "there is no reference to check the others against[/]")
-                continue
-            console.print(f"{fixture.name}: reference is {manifest['reference']}, "
-                          f"{len(manifest['arrays'])} arrays")
-            manifest_path(fixture.zip_path).write_text(json.dumps(manifest, indent=1))
-        runner.read_phase(runs, discover(layout.fixtures))
-    finally:
-        runner.finish(runs, ["read"])
+    runner = Runner(matrix, layout, backend_choice=backend, jobs=jobs, console=console)
+    runner.run(readers, phases=["read"])
     merged = load_results(layout.results)
     model = build_model(merged.results, merged.problems)
-    print_table(model, stdout_console())
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([s.to_json() for s in model.summaries()], indent=1))
-        console.print(f"wrote {args.json}")
+    print_check_table(model, stdout_console())
+    if json_out:
+        source = {i.name: str(i.path) for i in checked}
+        verdicts = [dict(s.to_json(), source=source.get(s.fixture)) for s in model.summaries()]
+        verdicts += [{"source": str(i.path), "fixture": None, "verdict": None, "reason": i.problem}
+                     for i in inputs if i.name is None]
+        write_text(json_out, json.dumps(verdicts, indent=1))
+        console.print(f"wrote {escape(str(json_out))}")
     for path in build_report(layout.reports, console=console):
-        console.print(f"wrote {path}")
-    return 0
-
-
-def print_table(model, console: Console) -> None:
-    for fixture in model.fixtures:
-        table = Table(title=f"who can open {fixture.name}?")
-        for col in ("reader", "cell", "verdict", "control", "reason"):
-            table.add_column(col)
-        for reader in model.readers:
-            s = model.cells.get((reader.id, fixture.name))
-            if s is None:
-                continue
-            color = COLORS.get(s.verdict, "white")
-            table.add_row(reader.label, reader.id, f"[bold {color}]{s.verdict}[/]", s.control_verdict or "—",
-                          s.reason[:90])
-        console.print(table)
+        console.print(f"wrote {escape(str(path))}")
+    return 1 if runner.unsaved else 0

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
-from .matrix import Matrix, MatrixError, load_matrix
-
-EXIT_INVALID = 2
+from .errors import UserError
+from .matrix import Matrix, load_matrix
 
 
 def _probes_dir() -> Path:
@@ -23,7 +23,7 @@ def _probes_dir() -> Path:
     for candidate in (here / "probes", here.parents[1] / "probes"):
         if (candidate / "_zmprobe.py").exists():
             return candidate
-    raise FileNotFoundError("cannot find the probes folder next to the zarrmatrix package")
+    raise UserError("cannot find the probes folder next to the zarrmatrix package: reinstall it")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -101,11 +101,11 @@ def _with_docker_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
     for item in args.base_image:
         public, sep, local = item.partition("=")
         if not sep or not public or not local:
-            raise SystemExit(f"error: --base-image {item!r}: expected PUBLIC=LOCAL, "
-                             "e.g. debian:bookworm-slim=zarrmatrix/debian:bookworm")
+            raise UserError(f"--base-image {item!r}: expected PUBLIC=LOCAL, "
+                            "e.g. debian:bookworm-slim=zarrmatrix/debian:bookworm")
         mapping[public] = local
     if args.ca_bundle is not None and not args.ca_bundle.is_file():
-        raise SystemExit(f"error: --ca-bundle {args.ca_bundle}: no such file")
+        raise UserError(f"--ca-bundle {args.ca_bundle}: no such file")
     ca = str(args.ca_bundle) if args.ca_bundle else matrix.docker.ca_bundle
     return replace(matrix, docker=replace(matrix.docker, base_images=mapping, ca_bundle=ca))
 
@@ -116,14 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         matrix = _with_docker_options(load_matrix(args.matrix), args)
         return COMMANDS[args.command](args, matrix, console)
-    except MatrixError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-
-
-def stdout_console() -> Console:
-    """Tables for stdout: wide enough for cell ids when piped into a file or a CI log."""
-    return Console() if sys.stdout.isatty() else Console(width=180)
+        return exc.exit_code
 
 
 def _validate(args, matrix: Matrix, console: Console) -> int:
@@ -156,8 +151,8 @@ def _with_bench_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
     chunks = tuple(args.bench_chunks or (matrix.bench.chunks if not args.bench_shape else
                                          [min(c, s) for c, s in zip(matrix.bench.chunks, shape)]))
     if len(shape) != len(chunks) or min(shape + chunks) < 1:
-        raise SystemExit(f"error: --bench-shape {shape} and --bench-chunks {chunks} must have the same, "
-                         "positive, dimensions")
+        raise UserError(f"--bench-shape {shape} and --bench-chunks {chunks} must have the same, "
+                        "positive, dimensions")
     return replace(matrix, bench=replace(matrix.bench, shape=shape, chunks=chunks))
 
 
@@ -170,13 +165,13 @@ def _run(args, matrix: Matrix, console: Console) -> int:
                     mnist_dir=args.mnist_dir)
     runs = runner.run(cells, phases=args.phase)
     for run in runs:
-        reads = [r for r in run.records if r["kind"] == "read"]
-        passed = sum(r["verdict"] == "pass" for r in reads)
+        reads = [r for r in run.records if r.KIND == "read"]
+        passed = sum(r.verdict == "pass" for r in reads)
         note = f" ({run.status_reason.splitlines()[0][:120]})" if run.status_reason else ""
-        console.print(f"{run.cell.id}: {run.backend}, {run.status}{note}; "
+        console.print(f"{escape(run.cell.id)}: {run.backend}, {run.status}{escape(note)}; "
                       f"{passed}/{len(reads)} read attempts passed")
-    console.print(f"results: {runner.layout.results}/")
-    return 0
+    console.print(f"results: {escape(str(runner.layout.results))}/")
+    return 1 if runner.unsaved else 0
 
 
 def _report(args, matrix: Matrix, console: Console) -> int:
@@ -184,27 +179,32 @@ def _report(args, matrix: Matrix, console: Console) -> int:
 
     written = build_report(args.reports, console=console)
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(str(path))}")
     return 0
 
 
 def _bench_table(args, matrix: Matrix, console: Console) -> int:
-    from .report.bench import print_bench_table
+    from .report.model import build_model
+    from .report.terminal import print_bench_table, stdout_console
+    from .results import load_results
 
-    print_bench_table(args.reports / "results", console=stdout_console())
+    merged = load_results(args.reports / "results")
+    print_bench_table(build_model(merged.results, merged.problems), console=stdout_console())
     return 0
 
 
 def _check(args, matrix: Matrix, console: Console) -> int:
     from .check import run_check
 
-    return run_check(args, matrix, _layout(args, reports=args.out, fixtures=args.out / "fixtures"), console)
+    return run_check(args.zips, matrix, _layout(args, reports=args.out, fixtures=args.out / "fixtures"), console,
+                     backend=args.backend, jobs=args.jobs, json_out=args.json)
 
 
 def _reproduce(args, matrix: Matrix, console: Console) -> int:
     from .reproduce import reproduce
 
-    return reproduce(args, matrix, _layout(args, fixtures=args.fixtures), console)
+    return reproduce(matrix, _layout(args, fixtures=args.fixtures), console, cell_id=args.cell,
+                     fixture_name=args.fixture, method=args.method, variant=args.variant, backend=args.backend)
 
 
 COMMANDS = {

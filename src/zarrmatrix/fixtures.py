@@ -10,6 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .records import Manifest
+
 MANIFEST_SUFFIX = ".manifest.json"
 CONTROLS = "_controls"
 # Names the zip a control was extracted from, so that it is extracted once, not in every cell session.
@@ -20,18 +22,18 @@ EXTRACTED = ".extracted-from"
 class Fixture:
     name: str
     zip_path: Path
-    manifest: dict[str, Any] | None
+    manifest: Manifest | None
     control_path: Path | None
     control_error: str | None
 
     @property
     def arrays(self) -> list[dict[str, Any]] | None:
-        return None if self.manifest is None else self.manifest.get("arrays")
+        return None if self.manifest is None else self.manifest.arrays
 
     @cached_property
     def zarr_format(self) -> int | None:
-        if self.manifest is not None and self.manifest.get("zarr_format"):
-            return self.manifest["zarr_format"]
+        if self.manifest is not None and self.manifest.zarr_format:
+            return self.manifest.zarr_format
         return sniff_format(self.zip_path)
 
 
@@ -84,7 +86,7 @@ def discover(folder: Path) -> list[Fixture]:
     controls = folder / CONTROLS
     for zip_path in sorted(folder.glob("*.zip")):
         mpath = manifest_path(zip_path)
-        manifest = json.loads(mpath.read_text()) if mpath.exists() else None
+        manifest = Manifest.from_json(json.loads(mpath.read_text())) if mpath.exists() else None
         control, error = extract_control(zip_path, controls)
         fixtures.append(Fixture(zip_path.name, zip_path, manifest, control, error))
     return fixtures

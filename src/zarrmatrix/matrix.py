@@ -26,29 +26,14 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
-LIBRARIES = ("zarr", "xarray", "fsspec", "netcdf4", "h5py", "gdal", "rasterio")
-
-# The PyPI distribution behind each library; GDAL has none, it comes from an image.
-DISTRIBUTIONS = {
-    "zarr": "zarr",
-    "xarray": "xarray",
-    "fsspec": "fsspec",
-    "netcdf4": "netCDF4",
-    "h5py": "h5py",
-    "rasterio": "rasterio",
-}
-
-# Which library may write which fixture kind: xarray fixtures go through to_zarr.
-WRITER_KINDS = {
-    "zarr": ("zipstore-", "dirzip-", "mnist-"),
-    "xarray": ("xarray-",),
-}
+from .errors import UserError
+from .libraries import LIBRARIES, benchers, fixture_kinds, writers
 
 _DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-class MatrixError(Exception):
+class MatrixError(UserError):
     """An invalid matrix file: where, and what was expected."""
 
     def __init__(self, path: Path, key_path: str, line: int | None, message: str):
@@ -86,6 +71,14 @@ class Cell:
     @property
     def needs_docker(self) -> bool:
         return self.image is not None
+
+    @property
+    def version_key(self) -> tuple:
+        """Sorts cells by version, newest last; cells without a version (images) first."""
+        try:
+            return (1, Version(self.version or ""))
+        except InvalidVersion:
+            return (0, Version("0"))
 
     @property
     def label(self) -> str:
@@ -127,14 +120,6 @@ class BenchConfig:
     repeats: int = 5
     stores: tuple[str, ...] = ("zip", "fsspec-memory", "directory", "zarr-memory")
     compressors: tuple[str, ...] = ("default", "none")
-
-    @property
-    def nbytes(self) -> int:
-        itemsize = int(re.sub(r"\D", "", self.dtype)) // 8
-        count = 1
-        for n in self.shape:
-            count *= n
-        return count * itemsize
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -180,9 +165,13 @@ class Matrix:
         return [known[i] for i in ids]
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("zarrmatrix.schemas").joinpath("matrix.schema.json").read_text()
-    return json.loads(text)
+def schema() -> dict[str, Any]:
+    """The shipped schema, its enums of libraries and fixture kinds taken from the library table."""
+    data = json.loads(resources.files("zarrmatrix.schemas").joinpath("matrix.schema.json").read_text())
+    cell = data["$defs"]["cell"]["properties"]
+    cell["library"]["enum"] = list(LIBRARIES)
+    cell["writes"]["items"]["enum"] = list(fixture_kinds())
+    return data
 
 
 def _line_of(root: Any, path: Iterable[Any]) -> int | None:
@@ -245,7 +234,7 @@ def load_matrix(path: str | Path) -> Matrix:
         raise MatrixError(path, "", line, f"not valid YAML: {exc.problem}") from exc
     if root is None:
         raise MatrixError(path, "", None, "the file is empty; expected a mapping with 'cells'")
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(root), key=lambda e: (len(e.absolute_path), str(e.path)))
     if errors:
         key_path, message = _describe(errors[0])
@@ -316,19 +305,20 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Ce
         image = ImageSpec(dockerfile=raw["dockerfile"], base=raw["base"], label=raw.get("label"))
     if writes and "write" not in roles:
         raise fail(at + ["writes"], "lists fixtures, but the cell has no 'write' role")
+    lib = LIBRARIES[library]
     if "write" in roles:
-        prefixes = WRITER_KINDS.get(library)
-        if prefixes is None:
-            raise fail(at + ["roles"], f"a {library} cell cannot write fixtures; only zarr and xarray cells can")
+        if not lib.writes:
+            raise fail(at + ["roles"], f"a {library} cell cannot write fixtures; only "
+                                       f"{' and '.join(writers())} cells can")
         if not writes:
             raise fail(at, "a cell with the 'write' role needs 'writes', the fixtures it writes")
         for i, kind in enumerate(writes):
-            if not kind.startswith(prefixes):
+            if kind not in lib.writes:
                 raise fail(at + ["writes", i], f"a {library} cell cannot write '{kind}'")
-    if "bench" in roles and library not in ("zarr", "xarray"):
-        raise fail(at + ["roles"], "only zarr and xarray cells can run the store benchmark")
-    if library == "gdal" and image is None:
-        raise fail(at, "a gdal cell needs 'image': GDAL has no wheels, its bindings come from an image")
+    if "bench" in roles and not lib.benches:
+        raise fail(at + ["roles"], f"only {' and '.join(benchers())} cells can run the store benchmark")
+    if lib.needs_image and image is None:
+        raise fail(at, f"a {library} cell needs 'image': it has no wheels, its bindings come from an image")
 
     pins = _requirements(entry, at, fail)
     pinned = {canonicalize_name(Requirement(r).name) for r in pins}
@@ -352,13 +342,13 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Ce
                 Version(str(version))
             except InvalidVersion as exc:
                 raise fail(where, f"{version!r} is not an exact PEP 440 version (e.g. '2.18.7')") from exc
-            dist = DISTRIBUTIONS.get(library)
+            dist = lib.distribution
             if dist is None:
                 raise fail(where, f"{library} has no PyPI distribution to pin; use 'image'")
             if canonicalize_name(dist) in pinned:
                 raise fail(at + ["pins"], f"pins {dist} again; its version comes from 'versions'")
             requirements.insert(0, f"{dist}=={version}")
-        if "numpy" not in pinned and library != "gdal":
+        if "numpy" not in pinned and not lib.needs_image:
             requirements.append("numpy")
         cell_id = id_template.replace("{library}", library).replace("{version}", str(version or ""))
         if not _CELL_ID.match(cell_id):

@@ -1,37 +1,36 @@
-"""`zarrmatrix reproduce CELL FIXTURE METHOD`: one attempt again, in the cell's own environment."""
+"""`zarrmatrix reproduce CELL FIXTURE METHOD`: one attempt again, in the cell's own
+environment and in a fresh process, and what it saw."""
 
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 
 from rich.console import Console
+from rich.markup import escape
 
+from .attempt import IMPORT
+from .errors import UserError
 from .fixtures import discover
 from .matrix import Matrix
 from .runner import Layout, Runner
 
 
-def reproduce(args, matrix: Matrix, layout: Layout, console: Console) -> int:
-    (cell,) = matrix.select([args.cell])
+def reproduce(matrix: Matrix, layout: Layout, console: Console, *, cell_id: str, fixture_name: str, method: str,
+              variant: str, backend: str | None) -> int:
+    (cell,) = matrix.select([cell_id])
     fixtures = {f.name: f for f in discover(layout.fixtures)}
-    if args.fixture not in fixtures:
-        console.print(f"[red]error:[/] no fixture {args.fixture!r} in {layout.fixtures}; "
-                      f"known: {', '.join(sorted(fixtures)) or 'none'}")
-        return 2
-    fixture = fixtures[args.fixture]
-    runner = Runner(matrix, layout, backend_choice=args.backend, jobs=1, console=console)
-    (run,) = runner.provision([cell])
-    try:
+    if fixture_name not in fixtures:
+        raise UserError(f"no fixture {fixture_name!r} in {layout.fixtures}; "
+                        f"known: {', '.join(sorted(fixtures)) or 'none'}")
+    runner = Runner(matrix, layout, backend_choice=backend, jobs=1, console=console)
+    with ExitStack() as envs:
+        (run,) = runner.provision([cell], envs)
         if not run.ready:
-            console.print(f"[red]{cell.id}: {run.status}[/]: {run.status_reason}")
+            console.print(f"[red]{escape(cell.id)}: {run.status}[/]: {escape(run.status_reason or '')}")
             return 1
-        # "import" names the attempt a cell makes when its probe cannot even import the library.
-        method = None if args.method == "import" else args.method
-        record = runner.read_attempt(run, fixture, args.variant, method, expected=fixture.arrays)
-    finally:
-        if run.env is not None:
-            run.env.close()
-    print(json.dumps(record, indent=1, sort_keys=True))
-    console.print(f"{cell.id} {args.method} on {fixture.name} ({args.variant}): "
-                  f"[bold]{record['verdict']}[/] — {record['reason']}")
+        record = runner.read(run, fixtures[fixture_name], variant, None if method == IMPORT else method)
+    print(json.dumps(record.to_json(), indent=1, sort_keys=True))
+    console.print(f"{escape(cell.id)} {escape(method)} on {escape(fixture_name)} ({variant}): "
+                  f"[bold]{record.verdict}[/] — {escape(record.reason)}")
     return 0

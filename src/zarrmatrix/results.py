@@ -15,6 +15,9 @@ from typing import Any
 
 import jsonschema
 
+from .libraries import LIBRARIES
+from .records import CellResult, CellStatus, Verdict
+
 SCHEMA_VERSION = 1
 
 
@@ -22,10 +25,18 @@ class ResultError(Exception):
     """A result file that is not what the schema promises."""
 
 
+def schema() -> dict[str, Any]:
+    """The shipped schema, its enums taken from the library table and the record enums."""
+    data = json.loads(resources.files("zarrmatrix.schemas").joinpath("results.schema.json").read_text())
+    data["properties"]["status"]["enum"] = [s.value for s in CellStatus]
+    data["$defs"]["verdict"]["enum"] = [v.value for v in Verdict]
+    data["$defs"]["read"]["properties"]["library"]["enum"] = list(LIBRARIES)
+    return data
+
+
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    text = resources.files("zarrmatrix.schemas").joinpath("results.schema.json").read_text()
-    return jsonschema.Draft202012Validator(json.loads(text))
+    return jsonschema.Draft202012Validator(schema())
 
 
 def validate(result: dict[str, Any], source: str) -> None:
@@ -46,15 +57,22 @@ def host_facts() -> dict[str, Any]:
     }
 
 
-def write_result(path: Path, result: dict[str, Any]) -> None:
-    """Validate, then write through a temporary file and a rename, so a reader
-    never sees half a file and a crash never leaves one."""
-    validate(result, str(path))
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename, so a reader never sees half a
+    file and a crash never leaves one. The file gets the mode a plain open() would
+    (0666 less the umask), not mkstemp's private 0600: reports are for sharing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=1, sort_keys=True)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -63,9 +81,37 @@ def write_result(path: Path, result: dict[str, Any]) -> None:
         raise
 
 
+def write_result(path: Path, result: CellResult) -> None:
+    """Validate, then write atomically."""
+    data = result.to_json()
+    validate(data, str(path))
+    write_text(path, json.dumps(data, indent=1, sort_keys=True))
+
+
+def load_result(path: Path) -> CellResult:
+    """One result file, validated and typed; ResultError names the file and what is wrong."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ResultError(f"{path}: {exc}") from exc
+    validate(data, str(path))
+    try:
+        return CellResult.from_json(data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ResultError(f"{path}: not a result this version can read: {type(exc).__name__}: {exc}") from exc
+
+
+def read_result(path: Path) -> CellResult | None:
+    """A cell's previous result, or None where there is none (or none that is valid)."""
+    try:
+        return load_result(path)
+    except ResultError:
+        return None
+
+
 @dataclass(frozen=True)
 class Merged:
-    results: list[dict[str, Any]]
+    results: list[CellResult]
     problems: list[str]
 
 
@@ -75,11 +121,8 @@ def load_results(folder: Path) -> Merged:
     results, problems = [], []
     for path in sorted(folder.glob("*.json")):
         try:
-            data = json.loads(path.read_text())
-            validate(data, str(path))
-        except (OSError, json.JSONDecodeError, ResultError) as exc:
-            problems.append(f"{path}: skipped: {exc}")
-            continue
-        results.append(data)
-    results.sort(key=lambda r: r["cell"]["id"])
+            results.append(load_result(path))
+        except ResultError as exc:
+            problems.append(f"skipped: {exc}")
+    results.sort(key=lambda r: r.id)
     return Merged(results, problems)

@@ -1,37 +1,41 @@
-"""Phases, timeouts and parallelism: provision the cells, write fixtures, read
-every fixture (and its control), benchmark the stores, save one result per cell.
+"""Phases and parallelism: provision the cells, write fixtures, read every
+fixture (and its control), benchmark the stores, save one result per cell.
 
 A cell whose environment cannot be built, or whose probe crashes, keeps its
-place: it gets a verdict, and the other cells go on.
+place: it gets a verdict, and the other cells go on. Every environment is
+closed whatever happens, and each cell's result is saved on its own.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import backends
+from .attempt import ReproCommand, list_methods, read_attempt, run_attempt
 from .backends.base import Environment, Mounts
-from .fixtures import Fixture, discover, remove_written_by
+from .bench import TIMEOUT_FACTOR, bench_records
+from .fixtures import Fixture, discover, manifest_path, remove_written_by
+from .libraries import LIBRARIES
 from .matrix import Cell, Matrix
 from .process import ProcessResult
-from .results import SCHEMA_VERSION, ResultError, host_facts, validate, write_result
-from .verdicts import Context, Judgement, judge
+from .records import PHASE_KINDS, CellResult, CellStatus, FixtureRecord, Manifest, ReadRecord, Record, Verdict
+from .records import record_order
+from .results import SCHEMA_VERSION, host_facts, read_result, write_result
+from .verdicts import Context, judge
 
 CAPABILITIES_TIMEOUT_S = 120
-PHASE_KINDS = {"write": {"fixture"}, "read": {"read"}, "bench": {"bench", "bench-error"}}
-LIST_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,10 @@ class CellRun:
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     t0: float = field(default_factory=time.perf_counter)
     env: Environment | None = None
-    status: str = "ok"
+    status: CellStatus = CellStatus.OK
     status_reason: str | None = None
     capabilities: dict[str, Any] = field(default_factory=dict)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     # The --list-methods run, kept when it failed: its import error is every attempt's verdict.
     failed_listing: ProcessResult | None = None
@@ -80,143 +84,137 @@ class CellRun:
 
     @property
     def ready(self) -> bool:
-        return self.status == "ok" and self.env is not None
+        return self.status is CellStatus.OK and self.env is not None
 
-    def add(self, record: dict[str, Any]) -> None:
+    @property
+    def probe(self) -> str:
+        return LIBRARIES[self.cell.library].probe
+
+    def add(self, record: Record) -> None:
         with self.lock:
             self.records.append(record)
 
-    def to_result(self) -> dict[str, Any]:
+    def to_result(self) -> CellResult:
         caps = self.capabilities
         identity = self.env.identity() if self.env else {}
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "cell": dict(self.cell.to_json(), backend=self.backend),
-            "status": self.status,
-            "status_reason": self.status_reason,
-            "environment": {
+        return CellResult(
+            schema_version=SCHEMA_VERSION,
+            cell=dict(self.cell.to_json(), backend=self.backend),
+            status=self.status,
+            status_reason=self.status_reason,
+            environment={
                 "python": caps.get("python"),
                 "freeze": caps.get("freeze", []),
-                "capabilities": {k: v for k, v in caps.items() if k not in ("freeze",)},
+                "capabilities": {k: v for k, v in caps.items() if k != "freeze"},
                 "image_id": identity.get("image_id"),
                 "image_digest": identity.get("image_digest"),
                 "identity": identity,
                 "reused": None if self.env is None else self.env.reused,
                 "provision_s": None if self.env is None else round(self.env.provision_s, 3),
             },
-            "host": host_facts(),
-            "started": self.started,
-            "duration_s": round(time.perf_counter() - self.t0, 3),
-            "records": sorted(self.records, key=_record_order),
-        }
-
-
-def _record_order(record: dict[str, Any]) -> tuple:
-    return (record["kind"], record.get("fixture", ""), record.get("variant", ""), record.get("method", ""),
-            record.get("store", ""), record.get("compressor", ""), record.get("op", ""))
-
-
-@dataclass(frozen=True)
-class Attempt:
-    result: ProcessResult
-    records: list[dict[str, Any]]
-
-    @property
-    def final(self) -> dict[str, Any] | None:
-        finals = [r for r in self.records if not r.get("kind", "").endswith("-begin")]
-        return finals[-1] if finals else None
+            host=host_facts(),
+            started=self.started,
+            duration_s=round(time.perf_counter() - self.t0, 3),
+            records=sorted(self.records, key=record_order),
+        )
 
 
 class Runner:
     def __init__(self, matrix: Matrix, layout: Layout, *, backend_choice: str | None = None, jobs: int = 2,
                  console: Console | None = None, mnist_dir: str | None = None,
-                 repro_prefix: Sequence[str] = ("zarrmatrix", "reproduce")):
+                 selector: backends.Selector | None = None):
         self.matrix = matrix
         self.layout = layout
         self.backend_choice = backend_choice
         self.jobs = max(1, jobs)
         self.console = console or Console(stderr=True)
         self.mnist_dir = mnist_dir
-        self.repro_prefix = list(repro_prefix)
-        self.selector = backends.Selector(matrix, layout.work, self.console)
+        self.selector = selector or backends.Selector(matrix, layout.work, self.console)
+        self._envs_lock = threading.Lock()
+        # The ids of the cells whose result could not be saved in the last run.
+        self.unsaved: list[str] = []
 
-    # -- the phases -------------------------------------------------------
+    # -- the one entry point ----------------------------------------------
 
     def run(self, cells: Sequence[Cell], phases: Iterable[str] = ("write", "read", "bench")) -> list[CellRun]:
+        """Run `phases` for `cells` and save one result per cell. Environments are closed
+        whatever happens; a cell whose result cannot be saved does not keep the others from it."""
         phases = set(phases)
         # A cell takes part in the phases its roles name: `--phase bench` builds no reader.
         cells = [c for c in cells if c.roles & phases]
-        runs = self.provision(cells)
-        try:
-            if "write" in phases:
-                self.write_phase(runs)
-            if "read" in phases:
-                fixtures = discover(self.layout.fixtures)
-                if not fixtures:
-                    self.console.print(f"[yellow]no fixtures in {self.layout.fixtures}: "
-                                       "run the writer cells first (nox -s matrix)[/]")
-                self.read_phase(runs, fixtures)
-            if "bench" in phases:
-                self.bench_phase(runs)
-        finally:
-            self.finish(runs, phases)
+        runs: list[CellRun] = []
+        with ExitStack() as envs:
+            try:
+                runs.extend(self.provision(cells, envs))
+                if "write" in phases:
+                    self.write_phase(runs)
+                if "read" in phases:
+                    fixtures = discover(self.layout.fixtures)
+                    if not fixtures:
+                        self.console.print(f"[yellow]no fixtures in {escape(str(self.layout.fixtures))}: "
+                                           "run the writer cells first (nox -s matrix)[/]")
+                    self.read_phase(runs, fixtures)
+                if "bench" in phases:
+                    self.bench_phase(runs)
+            finally:
+                self.unsaved = self.save(runs, phases)
         return runs
 
-    def finish(self, runs: Sequence[CellRun], phases: Iterable[str]) -> None:
-        """Save each cell's result. Records of phases not run this time are carried
-        over from the cell's previous result, so `--phase bench` keeps the reads."""
-        kept = set().union(*(kinds for phase, kinds in PHASE_KINDS.items() if phase not in set(phases)))
-        for run in runs:
-            path = self.layout.results / f"{run.cell.id}.json"
-            if kept and run.status == "ok":
-                run.records.extend(r for r in previous_records(path, run) if r["kind"] in kept)
-            write_result(path, run.to_result())
-            if run.env is not None:
-                run.env.close()
+    # -- provisioning -------------------------------------------------------
 
-    def provision(self, cells: Sequence[Cell]) -> list[CellRun]:
+    def provision(self, cells: Sequence[Cell], envs: ExitStack) -> list[CellRun]:
+        """One CellRun per cell; every environment built is entered into `envs`, which closes it."""
         self.layout.scratch.mkdir(parents=True, exist_ok=True)
         runs = []
         for cell in cells:
             decision = self.selector.choose(cell, self.backend_choice)
             run = CellRun(cell, decision.name or "none")
             if decision.backend is None:
-                run.status, run.status_reason = "skipped", decision.reason
+                run.status, run.status_reason = CellStatus.SKIPPED, decision.reason
             runs.append(run)
-        self.parallel([r for r in runs if r.status == "ok"], self._provision_one, "building environments")
+        self.parallel([r for r in runs if r.status is CellStatus.OK], lambda r: self._provision_one(r, envs),
+                      "building environments")
         return runs
 
-    def _provision_one(self, run: CellRun) -> None:
+    def _provision_one(self, run: CellRun, envs: ExitStack) -> None:
         backend = self.selector.backend(run.backend)
         try:
-            run.env = backend.provision(run.cell, self.layout.mounts())
+            env = backend.provision(run.cell, self.layout.mounts())
         except Exception as exc:  # EnvFailed, or anything else: this cell fails, the others go on
-            run.status, run.status_reason = "env-failed", str(exc)
-            self.console.print(f"[red]{run.cell.id}: environment failed[/]: {str(exc).strip()[:300]}")
+            run.status, run.status_reason = CellStatus.ENV_FAILED, str(exc)
+            self.console.print(f"[red]{escape(run.cell.id)}: environment failed[/]: "
+                               f"{escape(str(exc).strip()[:300])}")
             return
+        with self._envs_lock:
+            run.env = envs.enter_context(env)
         self._capabilities(run)
-        how = "reused" if run.env.reused else f"built in {run.env.provision_s:.1f} s"
-        self.console.print(f"{run.cell.id}: {run.backend} environment {how}")
+        how = "reused" if env.reused else f"built in {env.provision_s:.1f} s"
+        self.console.print(f"{escape(run.cell.id)}: {run.backend} environment {how}")
 
     def _capabilities(self, run: CellRun) -> None:
-        result = run.env.run_probe("capabilities.py", [], timeout=CAPABILITIES_TIMEOUT_S,
-                                   mounts=self.layout.mounts())
+        result = run.env.run_probe("capabilities.py", [], timeout=CAPABILITIES_TIMEOUT_S)
         try:
             run.capabilities = json.loads(result.stdout)
         except json.JSONDecodeError:
             run.capabilities = {"error": result.tail(), "freeze": []}
 
+    # -- write ---------------------------------------------------------------
+
     def write_phase(self, runs: Sequence[CellRun]) -> None:
         self.layout.fixtures.mkdir(parents=True, exist_ok=True)
-        tasks = []
-        for run in runs:
-            if "write" in run.cell.roles and run.ready:
-                remove_written_by(self.layout.fixtures, run.cell.id)
-                tasks.extend((run, kind) for kind in run.cell.writes)
-        if not tasks:
+        writers = [r for r in runs if "write" in r.cell.roles and r.ready]
+        if not writers:
             return
-        mnist = self._mnist_folder() if any(k.startswith("mnist-") for _, k in tasks) else None
-        self.parallel(tasks, lambda task: self._write_one(*task, mnist), "writing fixtures")
+        kinds = [k for r in writers for k in r.cell.writes]
+        mnist = self._mnist_folder() if any(k.startswith("mnist-") for k in kinds) else None
+        # Writers get environments of their own that may write the fixtures folder; readers never do.
+        with ExitStack() as stack:
+            tasks = []
+            for run in writers:
+                writer = stack.enter_context(run.env.writer())
+                remove_written_by(self.layout.fixtures, run.cell.id)
+                tasks.extend((run, writer, kind) for kind in run.cell.writes)
+            self.parallel(tasks, lambda task: self._write_one(*task, mnist), "writing fixtures")
 
     def _mnist_folder(self) -> str | None:
         from .mnist import prepare
@@ -225,32 +223,31 @@ class Runner:
         folder, note = prepare(self.mnist_dir or self.matrix.fixtures.mnist_dir,
                                download=self.matrix.fixtures.mnist_download,
                                into=self.layout.scratch / "mnist")
-        self.console.print(f"MNIST: {note}")
+        self.console.print(f"MNIST: {escape(note)}")
         return folder
 
-    def _write_one(self, run: CellRun, kind: str, mnist: str | None) -> None:
-        mounts = self.layout.mounts()
-        request = {"kind": kind, "cell_id": run.cell.id,
-                   "out_dir": run.env.env_path(self.layout.fixtures, mounts),
-                   "mnist_dir": None}
-        if mnist is not None:
-            request["mnist_dir"] = run.env.env_path(Path(mnist), mounts)
-        attempt = self.attempt(run, "write_fixtures.py", request, run.cell.timeout_s, fixtures_writable=True)
-        record = attempt.final
-        if record is None:
+    def _write_one(self, run: CellRun, writer: Environment, kind: str, mnist: str | None) -> None:
+        request = {"kind": kind, "cell_id": run.cell.id, "out_dir": writer.env_path(self.layout.fixtures),
+                   "mnist_dir": None if mnist is None else writer.env_path(Path(mnist))}
+        attempt = run_attempt(writer, "write_fixtures.py", request, run.cell.timeout_s)
+        if attempt.final is not None:
+            record = FixtureRecord.from_json(attempt.final)
+        else:
             verdict = judge(attempt.result, None, None, Context(run.cell.library, None, None), run.cell.timeout_s)
-            record = {"kind": "fixture", "fixture": f"{run.cell.id}__{kind}.zip", "fixture_kind": kind,
-                      "writer": run.cell.id, "manifest": None,
-                      "error": {"type": verdict.error_type or verdict.verdict, "message": verdict.reason}}
-        if record.get("error"):
-            self.console.print(f"[yellow]{run.cell.id}: could not write {kind}[/]: "
-                               f"{record['error'].get('message', '')[:200]}")
+            record = FixtureRecord(fixture=f"{run.cell.id}__{kind}.zip", fixture_kind=kind, writer=run.cell.id,
+                                   error={"type": verdict.error_type or verdict.verdict.value,
+                                          "message": verdict.reason})
+        if record.error:
+            self.console.print(f"[yellow]{escape(run.cell.id)}: could not write {escape(kind)}[/]: "
+                               f"{escape(str(record.error.get('message', ''))[:200])}")
         run.add(record)
 
-    def read_phase(self, runs: Sequence[CellRun], fixtures: Sequence[Fixture],
-                   expected: Callable[[Fixture], list[dict[str, Any]] | None] | None = None) -> None:
+    # -- read ----------------------------------------------------------------
+
+    def read_phase(self, runs: Sequence[CellRun], fixtures: Sequence[Fixture]) -> None:
         readers = [r for r in runs if "read" in r.cell.roles and r.ready]
-        self.parallel(readers, self.list_methods, "asking readers for their methods")
+        self.parallel(readers, self._list_methods, "asking readers for their methods")
+        fixtures = [f if f.manifest is not None else self._with_reference(readers, f) for f in fixtures]
         tasks = []
         for run in readers:
             for fixture in fixtures:
@@ -260,108 +257,84 @@ class Runner:
                 for method in run.methods:
                     tasks.append((run, fixture, "zip", method))
                     tasks.append((run, fixture, "folder", method))
-        expected = expected or (lambda f: f.arrays)
-        self.parallel(tasks, lambda t: t[0].add(self.read_attempt(*t, expected=expected(t[1]))),
-                       "reading fixtures")
+        self.parallel(tasks, lambda t: t[0].add(self.read(*t)), "reading fixtures")
         for run in readers:
             link_controls(run.records)
 
-    def list_methods(self, run: CellRun) -> None:
-        result = run.env.run_probe(f"read_{run.cell.library}.py", ["--list-methods"], timeout=LIST_TIMEOUT_S,
-                                   mounts=self.layout.mounts())
-        try:
-            run.methods = list(json.loads(result.stdout.strip().splitlines()[-1]))
-        except (json.JSONDecodeError, IndexError):
-            run.methods = []
-            run.failed_listing = result
-            run.capabilities.setdefault("probe_import_error", result.tail())
+    def _list_methods(self, run: CellRun) -> None:
+        run.methods, listing = list_methods(run.env, run.probe)
+        if not run.methods:
+            run.failed_listing = listing
+            run.capabilities.setdefault("probe_import_error", listing.tail())
 
-    def read_attempt(self, run: CellRun, fixture: Fixture, variant: str, method: str | None,
-                     expected: list[dict[str, Any]] | None) -> dict[str, Any]:
-        """One attempt, in its own process: open `fixture` (or its control) with `method`."""
-        cell = run.cell
-        base = {"kind": "read", "reader": cell.id, "library": cell.library,
-                "library_version": cell.version, "zarr_version": None, "fixture": fixture.name,
-                "variant": variant, "method": method or "import", "fixture_format": fixture.zarr_format,
-                "control_verdict": None, "arrays": [], "error_type": None, "error_message": None,
-                "repro": self.repro(run, fixture, method or "import", variant)}
-        ctx = Context(cell.library, None, fixture.zarr_format)
-        if method is None:
-            # The probe could not even list its methods: its import failed, which is the verdict.
-            result = run.failed_listing or run.env.run_probe(
-                f"read_{cell.library}.py", ["--list-methods"], timeout=cell.timeout_s, mounts=self.layout.mounts())
-            return _fill(base, judge(result, None, expected, ctx, cell.timeout_s),
-                         call=f"import {cell.library}", seconds=result.seconds)
-        path = fixture.zip_path if variant == "zip" else fixture.control_path
-        if path is None:
-            return _fill(base, Judgement("error", f"the zip could not be unzipped for the control: "
-                                                  f"{fixture.control_error}"), call="zipfile.ZipFile.extractall",
-                         seconds=0.0)
-        mounts = self.layout.mounts()
-        request = {"fixture": {"path": run.env.env_path(path, mounts), "variant": variant, "name": fixture.name,
-                               "zarr_format": fixture.zarr_format},
-                   "method": method,
-                   "arrays": None if expected is None else
-                   [{k: a[k] for k in ("path", "shape", "dtype") if k in a} for a in expected]}
-        attempt = self.attempt(run, f"read_{cell.library}.py", request, cell.timeout_s)
-        begun = next((r for r in attempt.records if r.get("kind") == "attempt-begin"), {})
-        final = attempt.final
-        seen = final or begun
-        ctx = Context(cell.library, seen.get("zarr_version"), fixture.zarr_format)
-        verdict = judge(attempt.result, final, expected, ctx, cell.timeout_s)
-        base.update(library_version=seen.get("library_version") or cell.version,
-                    zarr_version=seen.get("zarr_version"))
-        return _fill(base, verdict, call=seen.get("call") or method, seconds=round(attempt.result.seconds, 3))
+    def read(self, run: CellRun, fixture: Fixture, variant: str, method: str | None) -> ReadRecord:
+        """One read attempt of `run`'s cell, checked against the fixture's manifest."""
+        repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or "import", variant)
+        return read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays, repro=repro,
+                            failed_listing=run.failed_listing)
+
+    def repro_command(self, run: CellRun) -> ReproCommand:
+        return ReproCommand(self.matrix.path, run.backend, self.matrix.docker.base_images, self.layout.fixtures_dir)
+
+    def _with_reference(self, readers: Sequence[CellRun], fixture: Fixture) -> Fixture:
+        """A fixture nobody described (a user's zip): the newest zarr reader that reads every array
+        it finds becomes the reference, and its checksums the manifest every other reader must match."""
+        zarr_runs = sorted((r for r in readers if r.cell.library == "zarr"), key=lambda r: r.cell.version_key,
+                           reverse=True)
+        for run in zarr_runs:
+            for method in run.methods:
+                repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method, "zip")
+                record = read_attempt(run.env, run.probe, fixture, "zip", method, expected=None, repro=repro)
+                if record.verdict is Verdict.PASS and record.arrays:
+                    manifest = Manifest(
+                        fixture=fixture.name, writer=None, zarr_format=fixture.zarr_format,
+                        variant="brought by the user", reference=f"{run.cell.id} {method}",
+                        arrays=[{"path": a["path"], "sha256": a["sha256"],
+                                 "shape": (a.get("observed") or {}).get("shape"),
+                                 "dtype": (a.get("observed") or {}).get("dtype")} for a in record.arrays])
+                    self.console.print(f"{escape(fixture.name)}: reference is {escape(manifest.reference)}, "
+                                       f"{len(manifest.arrays)} arrays")
+                    manifest_path(fixture.zip_path).write_text(json.dumps(manifest.to_json(), indent=1))
+                    return replace(fixture, manifest=manifest)
+        self.console.print(f"[yellow]{escape(fixture.name)}: no zarr reader could read it whole; "
+                           "there is no reference to check the others against[/]")
+        return fixture
+
+    # -- bench ---------------------------------------------------------------
 
     def bench_phase(self, runs: Sequence[CellRun]) -> None:
-        from .bench import run_bench
-
-        benchers = [r for r in runs if "bench" in r.cell.roles and r.ready]
+        config = self.matrix.bench
         # One at a time: two benchmarks on two cores would time each other.
-        for run in benchers:
-            self.console.print(f"{run.cell.id}: benchmarking stores")
-            for record in run_bench(self, run):
+        for run in [r for r in runs if "bench" in r.cell.roles and r.ready]:
+            self.console.print(f"{escape(run.cell.id)}: benchmarking stores")
+            request = dict(config.to_json(), library=run.cell.library,
+                           work_dir=run.env.env_path(self.layout.scratch))
+            timeout = run.cell.timeout_s * TIMEOUT_FACTOR
+            for record in bench_records(run_attempt(run.env, "bench_stores.py", request, timeout),
+                                        run.cell.library, timeout):
+                if record.KIND == "bench" and not record.verified:
+                    self.console.print(f"[red]{escape(run.cell.id)}: {record.store}/{record.compressor} read back "
+                                       f"WRONG data in {len(record.verify_failures)} of {record.n} repeats[/]")
                 run.add(record)
 
-    # -- plumbing ---------------------------------------------------------
+    # -- saving --------------------------------------------------------------
 
-    def repro(self, run: CellRun, fixture: Fixture, method: str, variant: str) -> str:
-        """The one command that runs this attempt again, in the same kind of environment."""
-        import shlex
+    def save(self, runs: Sequence[CellRun], phases: Iterable[str]) -> list[str]:
+        """Save each cell's result on its own: one that cannot be saved is named, and the others still are.
+        Returns the ids of the cells not saved."""
+        unsaved = []
+        for run in runs:
+            path = self.layout.results / f"{run.cell.id}.json"
+            try:
+                result = carry_over(run.to_result(), read_result(path), phases)
+                write_result(path, result)
+            except Exception as exc:  # one cell's bad result must not cost the others theirs
+                unsaved.append(run.cell.id)
+                self.console.print(f"[red]{escape(run.cell.id)}: result not saved[/]: "
+                                   f"{escape(f'{type(exc).__name__}: {exc}'[:500])}")
+        return unsaved
 
-        argv = [*self.repro_prefix, "--matrix", str(self.matrix.path), "--backend", run.backend, run.cell.id,
-                fixture.name, method, "--variant", variant]
-        if run.backend == "docker":
-            for public, local in sorted(self.matrix.docker.base_images.items()):
-                argv += ["--base-image", f"{public}={local}"]
-        if self.layout.fixtures_dir is not None:
-            argv += ["--fixtures", str(self.layout.fixtures)]
-        return shlex.join(argv)
-
-    def attempt(self, run: CellRun, probe: str, request: dict[str, Any], timeout: float,
-                 fixtures_writable: bool = False) -> Attempt:
-        self.layout.scratch.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"{run.cell.id}-", dir=self.layout.scratch))
-        # A container's user is not the host's: it must be able to write its records here.
-        folder.chmod(0o777)
-        try:
-            (folder / "request.json").write_text(json.dumps(request))
-            mounts = self.layout.mounts()
-            args = ["--request", run.env.env_path(folder / "request.json", mounts),
-                    "--out", run.env.env_path(folder / "records.jsonl", mounts)]
-            result = run.env.run_probe(probe, args, timeout=timeout, mounts=mounts,
-                                       fixtures_writable=fixtures_writable)
-            records = []
-            out = folder / "records.jsonl"
-            if out.exists():
-                for line in out.read_text(errors="replace").splitlines():
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        continue
-            return Attempt(result, records)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+    # -- plumbing ------------------------------------------------------------
 
     def parallel(self, items: Sequence[Any], fn: Callable[[Any], None], description: str) -> None:
         if not items:
@@ -374,7 +347,8 @@ class Runner:
                 try:
                     fn(item)
                 except Exception as exc:  # one task's bug must not lose the other cells' results
-                    self.console.print(f"[red]internal error in {description}[/]: {type(exc).__name__}: {exc}")
+                    self.console.print(f"[red]internal error in {description}[/]: "
+                                       f"{escape(f'{type(exc).__name__}: {exc}')}")
                     self.console.print_exception()
                 finally:
                     progress.advance(task)
@@ -384,30 +358,25 @@ class Runner:
                     future.result()
 
 
-def _fill(base: dict[str, Any], verdict: Judgement, *, call: str, seconds: float) -> dict[str, Any]:
-    return dict(base, verdict=verdict.verdict, reason=verdict.reason, error_type=verdict.error_type,
-                error_message=(verdict.error_message or None) and verdict.error_message[:2000],
-                arrays=verdict.arrays, call=call, seconds=seconds)
+def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable[str]) -> CellResult:
+    """`result`, with the records of the phases not run this time taken from the cell's previous
+    result (so `--phase bench` keeps the reads), if it ran in the same kind of environment with the
+    same pins: a result never mixes records from two environments."""
+    kept = set().union(*(kinds for phase, kinds in PHASE_KINDS.items() if phase not in set(phases)))
+    if not kept or previous is None or result.status is not CellStatus.OK:
+        return result
+    same = (previous.cell.get("backend") == result.cell["backend"]
+            and previous.cell.get("env_key") == result.cell["env_key"])
+    if not same:
+        return result
+    records = result.records + [r for r in previous.records if r.KIND in kept]
+    return replace(result, records=sorted(records, key=record_order))
 
 
-def previous_records(path: Path, run: CellRun) -> list[dict[str, Any]]:
-    """The records of this cell's last result, if it ran in the same kind of environment
-    with the same pins: a result never mixes records from two environments."""
-    try:
-        data = json.loads(path.read_text())
-        validate(data, str(path))
-    except (OSError, json.JSONDecodeError, ResultError):
-        return []
-    cell = data["cell"]
-    if cell["backend"] != run.backend or cell.get("env_key") != run.cell.env_key():
-        return []
-    return data["records"]
-
-
-def link_controls(records: list[dict[str, Any]]) -> None:
+def link_controls(records: list[Record]) -> None:
     """Give each zip attempt the verdict of the same method on the unzipped control."""
-    controls = {(r["reader"], r["fixture"], r["method"]): r["verdict"]
-                for r in records if r["kind"] == "read" and r["variant"] == "folder"}
-    for record in records:
-        if record["kind"] == "read" and record["variant"] == "zip":
-            record["control_verdict"] = controls.get((record["reader"], record["fixture"], record["method"]))
+    reads = [r for r in records if isinstance(r, ReadRecord)]
+    controls = {(r.reader, r.fixture, r.method): r.verdict for r in reads if r.variant == "folder"}
+    for record in reads:
+        if record.variant == "zip":
+            record.control_verdict = controls.get((record.reader, record.fixture, record.method))

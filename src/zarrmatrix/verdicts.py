@@ -10,20 +10,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .libraries import LIBRARIES
 from .process import ProcessResult
-
-# Best first: a cell of the matrix shows the best of its attempts.
-VERDICTS = ("pass", "partial", "mismatch", "error", "timeout", "crash", "n/a", "env-failed", "skipped")
-_RANK = {v: i for i, v in enumerate(VERDICTS)}
-
-
-def best(verdicts: Sequence[str]) -> str | None:
-    return min(verdicts, key=_RANK.__getitem__) if verdicts else None
+from .records import Verdict
 
 
 @dataclass(frozen=True)
 class Judgement:
-    verdict: str
+    verdict: Verdict
     reason: str
     error_type: str | None = None
     error_message: str | None = None
@@ -121,17 +115,12 @@ def classify(error_type: str, message: str, ctx: Context) -> str:
     return f"{short}: {first}" if first else short
 
 
-def _by_design(ctx: Context) -> bool:
-    # h5py reads HDF5 files; a Zarr store is outside what it is built for.
-    return ctx.library == "h5py"
-
-
 def judge(result: ProcessResult, record: dict[str, Any] | None,
           expected: Sequence[dict[str, Any]] | None, ctx: Context, timeout: float) -> Judgement:
     if result.timed_out:
-        return Judgement("timeout", f"killed after the {timeout:g} s limit")
+        return Judgement(Verdict.TIMEOUT, f"killed after the {timeout:g} s limit")
     if result.signal is not None:
-        return Judgement("crash", f"the probe died from {result.signal_name}",
+        return Judgement(Verdict.CRASH, f"the probe died from {result.signal_name}",
                          error_type=result.signal_name, error_message=result.tail())
     if record is None:
         tail = result.tail()
@@ -139,13 +128,14 @@ def judge(result: ProcessResult, record: dict[str, Any] | None,
         reason = classify("ProbeFailure", lines[-1] if lines else "", ctx)
         if reason.startswith("ProbeFailure"):
             reason = f"the probe exited {result.returncode} before reporting: {reason.split(': ', 1)[-1]}"
-        return Judgement("error", reason, error_type="ProbeFailure", error_message=tail)
+        return Judgement(Verdict.ERROR, reason, error_type="ProbeFailure", error_message=tail)
     error = record.get("error")
     if error:
         etype, msg = error.get("type", "Exception"), error.get("message", "")
-        verdict = "n/a" if _by_design(ctx) else "error"
-        reason = "h5py reads HDF5, not Zarr" if verdict == "n/a" else classify(etype, msg, ctx)
-        return Judgement(verdict, reason, error_type=etype, error_message=msg)
+        library = LIBRARIES.get(ctx.library)
+        if library is not None and library.not_by_design:
+            return Judgement(Verdict.NA, library.not_by_design, error_type=etype, error_message=msg)
+        return Judgement(Verdict.ERROR, classify(etype, msg, ctx), error_type=etype, error_message=msg)
     return _compare(record.get("arrays") or [], expected, ctx)
 
 
@@ -171,18 +161,18 @@ def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | No
         rows.append(row)
     total = len(rows)
     if not total:
-        return Judgement("error", "the store opened, but held no arrays", arrays=rows)
+        return Judgement(Verdict.ERROR, "the store opened, but held no arrays", arrays=rows)
     if wrong:
         names = ", ".join(r["path"] for r in wrong[:4])
-        return Judgement("mismatch", f"{len(wrong)} of {total} arrays differ from the writer's: {names}",
+        return Judgement(Verdict.MISMATCH, f"{len(wrong)} of {total} arrays differ from the writer's: {names}",
                          arrays=rows)
     if not missing:
-        return Judgement("pass", f"all {total} arrays match", arrays=rows)
+        return Judgement(Verdict.PASS, f"all {total} arrays match", arrays=rows)
     first = missing[0].get("error") or {"type": "KeyError", "message": "not found"}
     why = classify(first.get("type", "Exception"), first.get("message", ""), ctx)
     # A damaged zip is a broken file, not a library that reads part of a store: say error.
     if ok and why not in CORRUPT_ZIP:
-        return Judgement("partial", f"{len(ok)} of {total} arrays read right; {why}", arrays=rows,
+        return Judgement(Verdict.PARTIAL, f"{len(ok)} of {total} arrays read right; {why}", arrays=rows,
                          error_type=first.get("type"), error_message=first.get("message"))
-    return Judgement("error", why, error_type=first.get("type"), error_message=first.get("message"),
+    return Judgement(Verdict.ERROR, why, error_type=first.get("type"), error_message=first.get("message"),
                      arrays=rows)

@@ -11,10 +11,10 @@ from rich.console import Console
 
 from ..matrix import Cell, Matrix
 from ..process import run_process
-from .base import Backend, BackendUnavailable, EnvFailed, Environment, Mounts
+from .base import Backend, EnvFailed, Environment, Mounts
 from .venv import VenvBackend
 
-__all__ = ["Backend", "BackendUnavailable", "EnvFailed", "Environment", "Mounts", "Selector", "docker_answers"]
+__all__ = ["Backend", "EnvFailed", "Environment", "Mounts", "Selector", "docker_answers"]
 
 
 def docker_answers(timeout: float = 15) -> tuple[bool, str]:

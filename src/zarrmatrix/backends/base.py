@@ -4,7 +4,7 @@ probe in it, and say what is installed there."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,43 +16,58 @@ class EnvFailed(Exception):
     """The environment could not be built; the message is the installer's own."""
 
 
-class BackendUnavailable(Exception):
-    """The backend cannot run here at all (e.g. no Docker engine answers)."""
-
-
 @dataclass(frozen=True)
 class Mounts:
     """The host folders a probe sees: the probes (read-only), the fixtures
-    (read-only while reading) and a scratch folder for requests and records."""
+    (read-only unless an environment is built to write them) and a scratch
+    folder for requests and records."""
 
     probes: Path
     fixtures: Path
     work: Path
 
 
-@dataclass
 class Environment(ABC):
-    cell: Cell
-    backend: str
-    reused: bool = False
-    provision_s: float = 0.0
-    facts: dict[str, Any] = field(default_factory=dict)
+    """A cell's environment, bound to the folders its probes see when it is built.
+
+        with backend.provision(cell, mounts) as env:
+            result = env.run_probe("read_zarr.py", ["--list-methods"], timeout=60)
+
+    Leaving the block releases what it holds (a running container)."""
+
+    def __init__(self, cell: Cell, backend: str, mounts: Mounts, *, fixtures_writable: bool = False,
+                 reused: bool = False, provision_s: float = 0.0):
+        self.cell = cell
+        self.backend = backend
+        self.mounts = mounts
+        self.fixtures_writable = fixtures_writable
+        self.reused = reused
+        self.provision_s = provision_s
 
     @abstractmethod
-    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float, mounts: Mounts,
-                  fixtures_writable: bool = False) -> ProcessResult:
-        """Run probes/<probe> with `args`, whose paths are host paths below `mounts`."""
+    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
+        """Run probes/<probe> with `args`, whose paths are already in this environment's terms (env_path)."""
 
-    def env_path(self, host_path: Path, mounts: Mounts) -> str:
-        """How a probe in this environment names a host path below `mounts`."""
+    def env_path(self, host_path: Path) -> str:
+        """How a probe in this environment names a host path below its mounts."""
         return str(host_path)
 
     def identity(self) -> dict[str, Any]:
         """What makes this environment reproducible, for the result file."""
         return {}
 
+    @abstractmethod
+    def writer(self) -> Environment:
+        """The same environment, with the fixtures folder writable: a writer cell's, used as a context manager."""
+
     def close(self) -> None:
         """Release what the environment holds (a running container)."""
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class Backend(ABC):
@@ -60,4 +75,4 @@ class Backend(ABC):
 
     @abstractmethod
     def provision(self, cell: Cell, mounts: Mounts) -> Environment:
-        """Build (or reuse) the environment of `cell`; raise EnvFailed if it cannot be built."""
+        """Build (or reuse) the environment of `cell`, its fixtures read-only; raise EnvFailed if it cannot."""

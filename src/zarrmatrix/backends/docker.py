@@ -31,11 +31,34 @@ CLIENT_GRACE_S = 30
 IN_CONTAINER = {"probes": "/zm/probes", "fixtures": "/zm/fixtures", "work": "/zm/work"}
 DOCKER_DIR = Path(__file__).resolve().parents[3] / "docker"
 CA_ENV = ("ZARRMATRIX_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# Every container of a run carries it, so that a test (or a person) can see none is left behind.
+CONTAINER_LABEL = "zarrmatrix.container=1"
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGKILL}
 
 
 def _docker(*args: str, timeout: float = DOCKER_TIMEOUT_S) -> ProcessResult:
     return run_process(["docker", *args], timeout=timeout)
+
+
+def container_path(host_path: Path, mounts: Mounts) -> str:
+    """How a process in the container names a host path below one of `mounts`."""
+    host_path = Path(host_path).resolve()
+    for key in ("probes", "fixtures", "work"):
+        root = Path(getattr(mounts, key)).resolve()
+        if host_path == root or root in host_path.parents:
+            return str(Path(IN_CONTAINER[key]) / host_path.relative_to(root))
+    raise ValueError(f"{host_path} is not below a folder the container sees")
+
+
+def translate_exit(result: ProcessResult, timeout: float, elapsed: float) -> ProcessResult:
+    """Map `timeout`'s and the shell's 128+N exit codes back to what a local process reports."""
+    code = result.returncode
+    timed_out = code == 124 or (code == 128 + signal.SIGKILL and elapsed >= timeout)
+    if timed_out:
+        return ProcessResult(result.argv, -signal.SIGKILL, result.stdout, result.stderr, elapsed, True)
+    if code is not None and code > 128 and (code - 128) in {int(s) for s in CRASH_SIGNALS}:
+        return ProcessResult(result.argv, -(code - 128), result.stdout, result.stderr, elapsed, False)
+    return result
 
 
 def dockerfiles_dir() -> Path:
@@ -54,43 +77,43 @@ def ca_bundle(config: DockerConfig) -> Path | None:
 
 
 class DockerEnvironment(Environment):
-    """A cell's image, and the one container that runs its attempts.
+    """A cell's image, and the one container that runs its attempts, started at
+    the first attempt with the mounts the environment was built with.
 
-        env = backend.provision(cell, mounts)
-        try:
-            result = env.run_probe("read_zarr.py", ["--list-methods"], timeout=60, mounts=mounts)
-        finally:
-            env.close()
+        with backend.provision(cell, mounts) as env:
+            result = env.run_probe("read_zarr.py", ["--list-methods"], timeout=60)
+            with env.writer() as writer:          # its own container, fixtures read-write
+                writer.run_probe("write_fixtures.py", [...], timeout=60)
     """
 
-    def __init__(self, cell: Cell, image: str, image_id: str, config: DockerConfig, **kwargs: Any):
-        super().__init__(cell=cell, backend="docker", **kwargs)
+    def __init__(self, cell: Cell, mounts: Mounts, image: str, image_id: str, config: DockerConfig,
+                 **kwargs: Any):
+        super().__init__(cell, "docker", mounts, **kwargs)
         self.image = image
         self.image_id = image_id
         self.config = config
         self._container: str | None = None
-        self._writable = False
         self._lock = threading.Lock()
 
-    def env_path(self, host_path: Path, mounts: Mounts) -> str:
-        host_path = Path(host_path).resolve()
-        for key in ("probes", "fixtures", "work"):
-            root = Path(getattr(mounts, key)).resolve()
-            if host_path == root or root in host_path.parents:
-                return str(Path(IN_CONTAINER[key]) / host_path.relative_to(root))
-        raise ValueError(f"{host_path} is not below a folder the container sees")
+    def env_path(self, host_path: Path) -> str:
+        return container_path(host_path, self.mounts)
 
-    def _start(self, mounts: Mounts, writable: bool) -> str:
+    def writer(self) -> DockerEnvironment:
+        return DockerEnvironment(self.cell, self.mounts, self.image, self.image_id, self.config,
+                                 fixtures_writable=True, reused=self.reused, provision_s=self.provision_s)
+
+    def _start(self) -> str:
+        mounts = self.mounts
         name = f"zarrmatrix-{self.cell.id}-{uuid.uuid4().hex[:8]}".replace("+", "-")
-        fixtures_mode = "rw" if writable else "ro"
+        fixtures_mode = "rw" if self.fixtures_writable else "ro"
         for folder in (mounts.work, mounts.fixtures):
             Path(folder).mkdir(parents=True, exist_ok=True)
         # The container's user is not the host's: it must be able to write its records.
         os.chmod(mounts.work, 0o1777)
-        if writable:
+        if self.fixtures_writable:
             os.chmod(mounts.fixtures, 0o1777)
         result = _docker(
-            "run", "--detach", "--rm", "--name", name,
+            "run", "--detach", "--rm", "--name", name, "--label", CONTAINER_LABEL,
             "--network", "none",
             "--user", "10001:10001", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--memory", self.config.memory, "--pids-limit", str(self.config.pids),
@@ -104,13 +127,10 @@ class DockerEnvironment(Environment):
             raise EnvFailed(f"docker run {self.image} failed: {result.tail()}")
         return name
 
-    def _ensure(self, mounts: Mounts, writable: bool) -> str:
+    def _ensure(self) -> str:
         with self._lock:
-            if self._container is not None and self._writable != writable:
-                self._stop()
             if self._container is None:
-                self._container = self._start(mounts, writable)
-                self._writable = writable
+                self._container = self._start()
             return self._container
 
     def _stop(self) -> None:
@@ -118,9 +138,8 @@ class DockerEnvironment(Environment):
             _docker("rm", "--force", self._container)
             self._container = None
 
-    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float, mounts: Mounts,
-                  fixtures_writable: bool = False) -> ProcessResult:
-        container = self._ensure(mounts, fixtures_writable)
+    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
+        container = self._ensure()
         inner = ["timeout", "--signal=KILL", f"{timeout:g}", "python3", f"{IN_CONTAINER['probes']}/{probe}", *args]
         started = time.perf_counter()
         result = run_process(["docker", "exec", container, *inner], timeout=timeout + CLIENT_GRACE_S)
@@ -130,18 +149,7 @@ class DockerEnvironment(Environment):
             with self._lock:
                 self._stop()
             return result
-        return self._translate(result, timeout, elapsed)
-
-    @staticmethod
-    def _translate(result: ProcessResult, timeout: float, elapsed: float) -> ProcessResult:
-        """Map `timeout`'s and the shell's 128+N exit codes back to what a local process reports."""
-        code = result.returncode
-        timed_out = code == 124 or (code == 128 + signal.SIGKILL and elapsed >= timeout)
-        if timed_out:
-            return ProcessResult(result.argv, -signal.SIGKILL, result.stdout, result.stderr, elapsed, True)
-        if code is not None and code > 128 and (code - 128) in {int(s) for s in CRASH_SIGNALS}:
-            return ProcessResult(result.argv, -(code - 128), result.stdout, result.stderr, elapsed, False)
-        return result
+        return translate_exit(result, timeout, elapsed)
 
     def identity(self) -> dict[str, Any]:
         inspected = _docker("image", "inspect", "--format", "{{json .RepoDigests}}", self.image)
@@ -192,7 +200,7 @@ class DockerBackend(Backend):
             if not reused:
                 self._build(cell, tag)
                 found = _docker("image", "inspect", "--format", "{{.Id}}", tag)
-            return DockerEnvironment(cell, tag, found.stdout.strip(), self.config, reused=reused,
+            return DockerEnvironment(cell, mounts, tag, found.stdout.strip(), self.config, reused=reused,
                                      provision_s=time.perf_counter() - started)
 
     def _build(self, cell: Cell, tag: str) -> None:

@@ -46,18 +46,24 @@ def probe_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class VenvEnvironment(Environment):
-    def __init__(self, cell: Cell, root: Path, **kwargs: Any):
-        super().__init__(cell=cell, backend="venv", **kwargs)
+    """A uv venv. A process on the host can write wherever the user can: the
+    writable-fixtures mode changes nothing here, and there is nothing to release."""
+
+    def __init__(self, cell: Cell, root: Path, mounts: Mounts, **kwargs: Any):
+        super().__init__(cell, "venv", mounts, **kwargs)
         self.root = root
 
     @property
     def python(self) -> Path:
         return self.root / "bin" / "python"
 
-    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float, mounts: Mounts,
-                  fixtures_writable: bool = False) -> ProcessResult:
-        argv = [str(self.python), str(mounts.probes / probe), *args]
-        return run_process(argv, timeout=timeout, env=probe_environ(), cwd=mounts.work)
+    def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
+        argv = [str(self.python), str(self.mounts.probes / probe), *args]
+        return run_process(argv, timeout=timeout, env=probe_environ(), cwd=self.mounts.work)
+
+    def writer(self) -> VenvEnvironment:
+        return VenvEnvironment(self.cell, self.root, self.mounts, fixtures_writable=True, reused=self.reused,
+                               provision_s=self.provision_s)
 
     def identity(self) -> dict[str, Any]:
         return {"venv": str(self.root), "env_key": self.cell.env_key()}
@@ -83,11 +89,11 @@ class VenvBackend(Backend):
         with self._lock(key):
             started = time.perf_counter()
             if (root / READY).exists():
-                return VenvEnvironment(cell, root, reused=True, provision_s=time.perf_counter() - started)
+                return VenvEnvironment(cell, root, mounts, reused=True, provision_s=time.perf_counter() - started)
             if root.exists():
                 shutil.rmtree(root)
             self._create(cell, root)
-            return VenvEnvironment(cell, root, reused=False, provision_s=time.perf_counter() - started)
+            return VenvEnvironment(cell, root, mounts, reused=False, provision_s=time.perf_counter() - started)
 
     def _create(self, cell: Cell, root: Path) -> None:
         uv = uv_binary()

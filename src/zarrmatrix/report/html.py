@@ -10,8 +10,10 @@ from typing import Any, Iterable
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from ..verdicts import VERDICTS
+from ..records import Verdict
 from .model import ReportModel, Summary
+
+VERDICTS = tuple(Verdict)
 
 COLORS = {
     "pass": "#1a9850",
@@ -46,18 +48,18 @@ def _clip(text: Any, limit: int) -> str:
 
 
 def _hover(model: ReportModel, summary: Summary, reader_label: str, fixture_label: str) -> str:
-    b = summary.best or {}
+    b = summary.best
     lines = [
         f"<b>{e(reader_label)}</b> reading <b>{e(fixture_label)}</b>",
         f"verdict: <b>{e(summary.verdict)}</b> — {e(_clip(summary.reason, 160))}",
         f"control (unzipped folder): {e(summary.control_verdict or '—')}",
     ]
     if b:
-        lines.append(f"method: {e(b.get('method', ''))}")
-        lines.append(f"call: {e(_clip(b.get('call'), 200))}")
-        if b.get("error_type"):
-            lines.append(f"error: {e(b['error_type'])}: {e(_clip(b.get('error_message'), 200))}")
-        lines.append(f"reproduce: {e(_clip(b.get('repro'), 220))}")
+        lines.append(f"method: {e(b.method)}")
+        lines.append(f"call: {e(_clip(b.call, 200))}")
+        if b.error_type:
+            lines.append(f"error: {e(b.error_type)}: {e(_clip(b.error_message, 200))}")
+        lines.append(f"reproduce: {e(_clip(b.repro, 220))}")
     return "<br>".join(lines)
 
 
@@ -151,11 +153,10 @@ def _details(model: ReportModel) -> str:
             if summary is None:
                 continue
             for a in summary.attempts:
-                err = f"{e(a.get('error_type') or '')}: {e(_clip(a.get('error_message'), 400))}" \
-                    if a.get("error_type") else ""
-                rows.append([e(fixture.name), e(a["variant"]), e(a["method"]), _badge(a["verdict"]),
-                             e(_clip(a["reason"], 200)), f"<code>{e(_clip(a['call'], 300))}</code>", err,
-                             f"<code>{e(a['repro'])}</code>"])
+                err = f"{e(a.error_type)}: {e(_clip(a.error_message, 400))}" if a.error_type else ""
+                rows.append([e(fixture.name), e(a.variant), e(a.method), _badge(a.verdict),
+                             e(_clip(a.reason, 200)), f"<code>{e(_clip(a.call, 300))}</code>", err,
+                             f"<code>{e(a.repro)}</code>"])
             if not summary.attempts:
                 rows.append([e(fixture.name), "", "", _badge(summary.verdict), e(summary.reason), "", "", ""])
         parts.append(f"<details><summary>{e(reader.label)} <code>{e(reader.id)}</code> — "
@@ -168,19 +169,17 @@ def _details(model: ReportModel) -> str:
 def _fixtures(model: ReportModel) -> str:
     rows = []
     for result in model.results:
-        for rec in result["records"]:
-            if rec["kind"] != "fixture":
-                continue
-            manifest = rec.get("manifest") or {}
-            arrays = manifest.get("arrays") or []
-            zipinfo = manifest.get("zip") or {}
+        for rec in result.of_kind("fixture"):
+            manifest = rec.manifest
+            arrays = manifest.arrays if manifest else []
+            zipinfo = (manifest.zip if manifest else None) or {}
             rows.append([
-                e(rec["fixture"]), e(rec["writer"]), e(str(manifest.get("zarr_format", "—"))),
-                e(manifest.get("variant", rec["fixture_kind"])),
+                e(rec.fixture), e(rec.writer), e(str(manifest.zarr_format if manifest else "—")),
+                e(manifest.variant if manifest else rec.fixture_kind),
                 e(", ".join(f"{a['path']} {tuple(a['shape'])} {a['dtype']}" for a in arrays)),
                 e(str(zipinfo.get("duplicate_members", "—"))),
-                "synthetic" if manifest.get("synthetic") else "",
-                e(_clip((rec.get("error") or {}).get("message"), 300)) if rec.get("error") else "written",
+                "synthetic" if manifest and manifest.synthetic else "",
+                e(_clip(rec.error.get("message"), 300)) if rec.error else "written",
             ])
     rows.sort(key=lambda r: r[0])
     return _table(["fixture", "writer", "Zarr format", "variant", "arrays (shape, dtype)",
@@ -190,7 +189,7 @@ def _fixtures(model: ReportModel) -> str:
 def _provenance(model: ReportModel) -> str:
     rows = []
     for result in model.results:
-        cell, env = result["cell"], result["environment"]
+        cell, env = result.cell, result.environment
         caps = env.get("capabilities") or {}
         facts = []
         for key in ("zarr", "netcdf", "hdf5", "gdal", "rasterio_gdal"):
@@ -200,14 +199,13 @@ def _provenance(model: ReportModel) -> str:
         freeze = "<br>".join(e(x) for x in env.get("freeze") or [])
         image = env.get("image_id")
         rows.append([
-            f"<code>{e(cell['id'])}</code>", e(cell["backend"]), _badge(result["status"]) + (
-                f"<br><small>{e(_clip(result.get('status_reason'), 500))}</small>"
-                if result.get("status_reason") else ""),
+            f"<code>{e(cell['id'])}</code>", e(cell["backend"]), _badge(result.status) + (
+                f"<br><small>{e(_clip(result.status_reason, 500))}</small>" if result.status_reason else ""),
             e(env.get("python") or "—"), e(" ".join(cell.get("requirements", []))),
             "<br>".join(e(_clip(f, 300)) for f in facts),
             e(_clip(image, 80)) if image else "—",
             e("reused" if env.get("reused") else ("built" if env.get("reused") is False else "—")),
-            e(f"{result['duration_s']:.1f} s"), e(result["started"]),
+            e(f"{result.duration_s:.1f} s"), e(result.started),
             f"<details><summary>{len(env.get('freeze') or [])} packages</summary>{freeze}</details>",
         ])
     return _table(["cell", "backend", "status", "python", "pins", "capabilities", "image", "environment",
@@ -228,11 +226,11 @@ vertical-align:top;text-align:left} th{background:#f5f5f5} code{font-size:11px;w
 
 def render_html(model: ReportModel, bench_html: str = "") -> str:
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    backends = sorted({res["cell"]["backend"] for res in model.results} - {"none"})
-    skipped = sum(res["status"] == "skipped" for res in model.results)
+    backends = sorted({res.cell["backend"] for res in model.results} - {"none"})
+    skipped = sum(res.status == "skipped" for res in model.results)
     if skipped:
         backends.append(f"{skipped} cells skipped")
-    hosts = sorted({res["host"]["hostname"] for res in model.results})
+    hosts = sorted({res.host["hostname"] for res in model.results})
     synthetic = any(f.synthetic for f in model.fixtures)
     figure = matrix_figure(model).to_html(full_html=False, include_plotlyjs=False, div_id="matrix") \
         if model.readers and model.fixtures else "<p>No read attempts in these results.</p>"

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 from packaging.version import InvalidVersion, Version
 
-from ..matrix import LIBRARIES
-from ..verdicts import best
+from ..libraries import LIBRARIES
+from ..records import BenchRecord, CellResult, CellStatus, FixtureRecord, ReadRecord, Verdict, best
 
 _LIB_ORDER = {name: i for i, name in enumerate(LIBRARIES)}
 
@@ -31,7 +31,7 @@ class Reader:
     library: str
     version: str | None
     backend: str
-    status: str
+    status: CellStatus
     status_reason: str | None
 
     def sort_key(self) -> tuple:
@@ -67,50 +67,61 @@ class Summary:
 
     reader: str
     fixture: str
-    verdict: str
+    verdict: Verdict
     reason: str
-    control_verdict: str | None
-    best: dict[str, Any] | None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    control_verdict: Verdict | None
+    best: ReadRecord | None
+    attempts: list[ReadRecord] = field(default_factory=list)
 
     @property
     def zip_specific(self) -> bool:
-        return self.verdict != "pass" and self.control_verdict == "pass"
+        return self.verdict is not Verdict.PASS and self.control_verdict is Verdict.PASS
 
     def to_json(self) -> dict[str, Any]:
-        b = self.best or {}
+        b = self.best
         return {
-            "reader": self.reader, "library": b.get("library"), "library_version": b.get("library_version"),
-            "zarr_version": b.get("zarr_version"), "fixture": self.fixture, "verdict": self.verdict,
-            "reason": self.reason, "control_verdict": self.control_verdict, "method": b.get("method"),
-            "call": b.get("call"), "error_type": b.get("error_type"), "error_message": b.get("error_message"),
-            "repro": b.get("repro"),
-            "attempts": [{k: a.get(k) for k in ("method", "variant", "verdict", "reason", "call")}
-                         for a in self.attempts],
+            "reader": self.reader, "library": b and b.library, "library_version": b and b.library_version,
+            "zarr_version": b and b.zarr_version, "fixture": self.fixture, "verdict": self.verdict.value,
+            "reason": self.reason, "control_verdict": self.control_verdict and self.control_verdict.value,
+            "method": b and b.method, "call": b and b.call, "error_type": b and b.error_type,
+            "error_message": b and b.error_message, "repro": b and b.repro,
+            "attempts": [{"method": a.method, "variant": a.variant, "verdict": a.verdict.value, "reason": a.reason,
+                          "call": a.call} for a in self.attempts],
         }
 
 
-def summarize(reader: str, fixture: str, records: Sequence[dict[str, Any]]) -> Summary:
-    zips = [r for r in records if r["variant"] == "zip"]
-    folders = [r for r in records if r["variant"] == "folder"]
-    verdict = best([r["verdict"] for r in zips]) or "skipped"
-    chosen = next((r for r in zips if r["verdict"] == verdict), None)
-    control = best([r["verdict"] for r in folders])
-    others = sorted({r["verdict"] for r in zips} - {verdict})
-    reason = chosen["reason"] if chosen else "not attempted"
-    if "mismatch" in others:
+def summarize(reader: str, fixture: str, records: Sequence[ReadRecord]) -> Summary:
+    zips = [r for r in records if r.variant == "zip"]
+    folders = [r for r in records if r.variant == "folder"]
+    verdict = best([r.verdict for r in zips]) or Verdict.SKIPPED
+    chosen = next((r for r in zips if r.verdict == verdict), None)
+    control = best([r.verdict for r in folders])
+    others = {r.verdict for r in zips} - {verdict}
+    reason = chosen.reason if chosen else "not attempted"
+    if Verdict.MISMATCH in others:
         reason += " — another method returned different data (mismatch)"
     return Summary(reader, fixture, verdict, reason, control, chosen, sorted(
-        records, key=lambda r: (r["variant"] != "zip", r["method"])))
+        records, key=lambda r: (r.variant != "zip", r.method)))
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """A benchmark record and the cell that measured it."""
+
+    cell: str
+    record: BenchRecord
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.record, name)
 
 
 @dataclass
 class ReportModel:
-    results: list[dict[str, Any]]
+    results: list[CellResult]
     readers: list[Reader]
     fixtures: list[FixtureColumn]
     cells: dict[tuple[str, str], Summary]
-    bench: list[dict[str, Any]]
+    bench: list[BenchRow]
     problems: list[str]
 
     def summaries(self) -> list[Summary]:
@@ -118,36 +129,35 @@ class ReportModel:
                 if (r.id, f.name) in self.cells]
 
 
-def _reader_of(result: dict[str, Any]) -> Reader:
-    cell = result["cell"]
+def _reader_of(result: CellResult) -> Reader:
+    cell = result.cell
     return Reader(cell["id"], cell["label"], cell["library"], cell.get("version"), cell["backend"],
-                  result["status"], result.get("status_reason"))
+                  result.status, result.status_reason)
 
 
-def build_model(results: list[dict[str, Any]], problems: Sequence[str] = ()) -> ReportModel:
-    writers = {r["cell"]["id"]: _reader_of(r) for r in results}
+def _fixture_column(rec: FixtureRecord, writer: Reader | None) -> FixtureColumn:
+    manifest = rec.manifest
+    return FixtureColumn(
+        name=rec.fixture, writer=rec.writer, writer_label=writer.label if writer else rec.writer,
+        zarr_format=(manifest and manifest.zarr_format) or (3 if rec.fixture_kind.endswith("-v3") else 2),
+        variant=(manifest and manifest.variant) or rec.fixture_kind, synthetic=bool(manifest and manifest.synthetic),
+        written_ok=rec.written)
+
+
+def build_model(results: list[CellResult], problems: Sequence[str] = ()) -> ReportModel:
+    writers = {r.id: _reader_of(r) for r in results}
     columns: dict[str, FixtureColumn] = {}
     for result in results:
-        for rec in result["records"]:
-            if rec["kind"] != "fixture":
-                continue
-            manifest = rec.get("manifest") or {}
-            w = writers.get(rec["writer"])
-            columns[rec["fixture"]] = FixtureColumn(
-                name=rec["fixture"], writer=rec["writer"], writer_label=w.label if w else rec["writer"],
-                zarr_format=manifest.get("zarr_format") or (3 if rec["fixture_kind"].endswith("-v3") else 2),
-                variant=manifest.get("variant") or rec["fixture_kind"], synthetic=bool(manifest.get("synthetic")),
-                written_ok=not rec.get("error"))
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for rec in result.of_kind("fixture"):
+            columns[rec.fixture] = _fixture_column(rec, writers.get(rec.writer))
+    grouped: dict[tuple[str, str], list[ReadRecord]] = {}
     for result in results:
-        for rec in result["records"]:
-            if rec["kind"] == "read":
-                grouped.setdefault((rec["reader"], rec["fixture"]), []).append(rec)
-                if rec["fixture"] not in columns:
-                    columns[rec["fixture"]] = FixtureColumn(rec["fixture"], None, rec["fixture"],
-                                                            rec.get("fixture_format"), "brought by the user",
-                                                            False, True)
-    readers = sorted((_reader_of(r) for r in results if "read" in r["cell"]["roles"]), key=Reader.sort_key)
+        for rec in result.of_kind("read"):
+            grouped.setdefault((rec.reader, rec.fixture), []).append(rec)
+            if rec.fixture not in columns:
+                columns[rec.fixture] = FixtureColumn(rec.fixture, None, rec.fixture, rec.fixture_format,
+                                                     "brought by the user", False, True)
+    readers = sorted((_reader_of(r) for r in results if "read" in r.cell["roles"]), key=Reader.sort_key)
     fixtures = sorted(columns.values(), key=lambda c: c.sort_key(writers))
     cells: dict[tuple[str, str], Summary] = {}
     for reader in readers:
@@ -155,12 +165,12 @@ def build_model(results: list[dict[str, Any]], problems: Sequence[str] = ()) -> 
             key = (reader.id, fixture.name)
             if key in grouped:
                 cells[key] = summarize(reader.id, fixture.name, grouped[key])
-            elif reader.status != "ok":
-                cells[key] = Summary(reader.id, fixture.name, reader.status,
+            elif reader.status is not CellStatus.OK:
+                cells[key] = Summary(reader.id, fixture.name, Verdict(reader.status.value),
                                      (reader.status_reason or reader.status).strip().splitlines()[-1][:300],
                                      None, None)
             elif not fixture.written_ok:
-                cells[key] = Summary(reader.id, fixture.name, "skipped", "the writer could not write this fixture",
-                                     None, None)
-    bench = [dict(rec, cell=r["cell"]["id"]) for r in results for rec in r["records"] if rec["kind"] == "bench"]
+                cells[key] = Summary(reader.id, fixture.name, Verdict.SKIPPED,
+                                     "the writer could not write this fixture", None, None)
+    bench = [BenchRow(r.id, rec) for r in results for rec in r.of_kind("bench")]
     return ReportModel(results, readers, fixtures, cells, bench, list(problems))

@@ -1,0 +1,62 @@
+"""What each library is, in one row: where it comes from, which probe reads with
+it, what it can write, whether it benches, whether it needs an image, and what
+it cannot do by design. Everything else (matrix validation, the schemas' enums,
+verdicts, the runner, the report's order) is derived from this table.
+
+Adding a library is one row here and one probe in probes/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Library:
+    name: str
+    # The PyPI distribution a cell's `versions` pin; None where the bindings come from an image.
+    distribution: str | None
+    # The fixture kinds a writer cell of this library may write.
+    writes: tuple[str, ...] = ()
+    benches: bool = False
+    needs_image: bool = False
+    # Why a Zarr store is outside what the library is built for: its errors are `n/a`, not failures.
+    not_by_design: str | None = None
+
+    @property
+    def probe(self) -> str:
+        """The probe under probes/ that reads a fixture with this library."""
+        return f"read_{self.name}.py"
+
+
+ZARR_KINDS = (
+    "zipstore-v2", "zipstore-v3", "zipstore-raw-v2", "zipstore-raw-v3",
+    "dirzip-stored-v2", "dirzip-deflated-v2", "dirzip-stored-v3", "dirzip-deflated-v3",
+    "mnist-zipstore-v2", "mnist-zipstore-v3",
+)
+
+# In report order: the rows of the matrix are grouped by library in this order.
+TABLE = (
+    Library("zarr", "zarr", writes=ZARR_KINDS, benches=True),
+    Library("xarray", "xarray", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True),
+    Library("fsspec", "fsspec"),
+    Library("netcdf4", "netCDF4"),
+    Library("h5py", "h5py", not_by_design="h5py reads HDF5, not Zarr"),
+    Library("gdal", None, needs_image=True),
+    Library("rasterio", "rasterio"),
+)
+
+LIBRARIES: dict[str, Library] = {lib.name: lib for lib in TABLE}
+
+
+def fixture_kinds() -> tuple[str, ...]:
+    """Every fixture kind some library writes, in table order."""
+    return tuple(kind for lib in TABLE for kind in lib.writes)
+
+
+def writers() -> tuple[str, ...]:
+    return tuple(lib.name for lib in TABLE if lib.writes)
+
+
+def benchers() -> tuple[str, ...]:
+    return tuple(lib.name for lib in TABLE if lib.benches)

@@ -1,0 +1,248 @@
+"""Typed records: what a cell saw, and how it is written to and read from its result file.
+
+Each record knows its JSON form (`to_json`) and how to come back from it
+(`from_json`). The JSON keeps the shape of schema_version 1: keys a class does
+not name (facts a probe adds, such as library versions) travel in `extra`, so
+nothing a probe reported is lost on the way through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class Verdict(StrEnum):
+    """What one attempt ended in. Declared best first: a matrix cell shows the best attempt."""
+
+    PASS = "pass"
+    PARTIAL = "partial"
+    MISMATCH = "mismatch"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CRASH = "crash"
+    NA = "n/a"
+    ENV_FAILED = "env-failed"
+    SKIPPED = "skipped"
+
+
+class CellStatus(StrEnum):
+    """Whether a cell ran: its records hold the verdicts of what it did."""
+
+    OK = "ok"
+    ENV_FAILED = "env-failed"
+    SKIPPED = "skipped"
+
+
+_RANK = {v: i for i, v in enumerate(Verdict)}
+
+
+def best(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict | None:
+    return min(verdicts, key=lambda v: _RANK[Verdict(v)]) if verdicts else None
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, _Record):
+        return value.to_json()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class _Record:
+    """A dataclass with a JSON form; unknown keys are kept in `extra`."""
+
+    KIND: ClassVar[str | None] = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "extra"}
+        data.update(_to_json(getattr(self, "extra", {})))
+        if self.KIND is not None:
+            data["kind"] = self.KIND
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names and k != "extra"}
+        extra = {k: v for k, v in data.items() if k not in names and k != "kind"}
+        if "extra" in names:
+            kwargs["extra"] = extra
+        return cls(**cls._convert(kwargs))
+
+    @classmethod
+    def _convert(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Turn nested JSON into typed values; subclasses with typed fields override this."""
+        return kwargs
+
+
+@dataclass
+class Manifest(_Record):
+    """What a writer wrote: per array its shape, dtype and the SHA-256 of its decoded bytes."""
+
+    fixture: str = ""
+    writer: str | None = None
+    zarr_format: int | None = None
+    variant: str = ""
+    arrays: list[dict[str, Any]] = field(default_factory=list)
+    kind: str | None = None
+    zip: dict[str, Any] | None = None
+    synthetic: bool = False
+    versions: dict[str, Any] = field(default_factory=dict)
+    # Set where no writer described the zip: which reader's reading became the reference.
+    reference: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FixtureRecord(_Record):
+    """A writer cell's attempt to write one fixture: its manifest, or why it could not."""
+
+    KIND: ClassVar[str] = "fixture"
+    fixture: str
+    fixture_kind: str
+    writer: str
+    manifest: Manifest | None = None
+    error: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def _convert(cls, kwargs):
+        if kwargs.get("manifest") is not None:
+            kwargs["manifest"] = Manifest.from_json(kwargs["manifest"])
+        return kwargs
+
+    @property
+    def written(self) -> bool:
+        return not self.error
+
+
+@dataclass
+class ReadRecord(_Record):
+    """One read attempt: a reader, a fixture (its zip or its unzipped control), a method, and the verdict."""
+
+    KIND: ClassVar[str] = "read"
+    reader: str
+    library: str
+    library_version: str | None
+    zarr_version: str | None
+    fixture: str
+    variant: str
+    method: str
+    verdict: Verdict
+    reason: str
+    call: str
+    repro: str
+    seconds: float = 0.0
+    fixture_format: int | None = None
+    control_verdict: Verdict | None = None
+    arrays: list[dict[str, Any]] = field(default_factory=list)
+    error_type: str | None = None
+    error_message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def _convert(cls, kwargs):
+        kwargs["verdict"] = Verdict(kwargs["verdict"])
+        if kwargs.get("control_verdict") is not None:
+            kwargs["control_verdict"] = Verdict(kwargs["control_verdict"])
+        return kwargs
+
+
+@dataclass
+class BenchRecord(_Record):
+    """One store and operation of the benchmark: raw samples and their statistics beside the limit's."""
+
+    KIND: ClassVar[str] = "bench"
+    store: str
+    compressor: str
+    op: str
+    nbytes: int
+    samples_s: list[float]
+    median_s: float
+    iqr_s: float
+    q1_s: float
+    q3_s: float
+    min_s: float
+    n: int
+    mb_s: float | None
+    limit_median_s: float | None
+    limit_iqr_s: float | None
+    ratio_to_limit: float | None
+    verified: bool
+    verify_failures: list[dict[str, Any]] = field(default_factory=list)
+    shape: list[int] = field(default_factory=list)
+    chunks: list[int] = field(default_factory=list)
+    dtype: str = ""
+    via: str = ""
+    limit_kind: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BenchErrorRecord(_Record):
+    """A store the benchmark could not measure (store None: the whole benchmark failed)."""
+
+    KIND: ClassVar[str] = "bench-error"
+    store: str | None
+    compressor: str | None
+    verdict: Verdict
+    error: dict[str, Any]
+
+    @classmethod
+    def _convert(cls, kwargs):
+        kwargs["verdict"] = Verdict(kwargs["verdict"])
+        return kwargs
+
+
+Record = FixtureRecord | ReadRecord | BenchRecord | BenchErrorRecord
+RECORD_TYPES: dict[str, type] = {t.KIND: t for t in (FixtureRecord, ReadRecord, BenchRecord, BenchErrorRecord)}
+# The record kinds each phase makes: a run of some phases carries the others' over.
+PHASE_KINDS = {"write": {"fixture"}, "read": {"read"}, "bench": {"bench", "bench-error"}}
+
+
+def record_from_json(data: dict[str, Any]) -> Record:
+    return RECORD_TYPES[data["kind"]].from_json(data)
+
+
+def record_order(record: Record) -> tuple:
+    """A stable order of records in a result file, so that two runs diff cleanly."""
+    return (record.KIND, getattr(record, "fixture", "") or "", getattr(record, "variant", "") or "",
+            getattr(record, "method", "") or "", getattr(record, "store", "") or "",
+            getattr(record, "compressor", "") or "", getattr(record, "op", "") or "")
+
+
+@dataclass
+class CellResult(_Record):
+    """One cell's result file: the cell, its environment, and every record it made."""
+
+    schema_version: int
+    cell: dict[str, Any]
+    status: CellStatus
+    status_reason: str | None
+    environment: dict[str, Any]
+    host: dict[str, Any]
+    started: str
+    duration_s: float
+    records: list[Record] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def _convert(cls, kwargs):
+        kwargs["status"] = CellStatus(kwargs["status"])
+        kwargs["records"] = [record_from_json(r) for r in kwargs.get("records", [])]
+        return kwargs
+
+    @property
+    def id(self) -> str:
+        return self.cell["id"]
+
+    def of_kind(self, *kinds: str) -> list[Record]:
+        return [r for r in self.records if r.KIND in kinds]

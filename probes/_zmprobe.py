@@ -102,11 +102,60 @@ def version_of(distribution):
         return None
 
 
-class Opened:
-    """A store that a method opened: the call that opened it, and how to read it."""
+class Call:
+    """A call and the code that shows it, from one object: the call a record
+    names is the call that ran. Arguments that are Calls run first.
 
-    def __init__(self, call, read, walk=None):
-        self.call = call
+        store = Call("zarr.storage.ZipStore", zarr.storage.ZipStore, path, mode="r")
+        root = Call("zarr.open", zarr.open, store, mode="r")
+        repr(root)   # "zarr.open(zarr.storage.ZipStore('/f.zip', mode='r'), mode='r')"
+        root()       # opens it
+    """
+
+    def __init__(self, name, fn, *args, **kwargs):
+        self.name, self.fn, self.args, self.kwargs = name, fn, args, kwargs
+
+    def __repr__(self):
+        parts = [repr(a) for a in self.args] + ["%s=%r" % kv for kv in self.kwargs.items()]
+        return "%s(%s)" % (self.name, ", ".join(parts))
+
+    def __call__(self):
+        args = [a() if isinstance(a, Call) else a for a in self.args]
+        kwargs = {k: v() if isinstance(v, Call) else v for k, v in self.kwargs.items()}
+        return self.fn(*args, **kwargs)
+
+    def method(self, name, *args, **kwargs):
+        """The call of method `name` on what this call returns."""
+        return MethodCall(self, name, *args, **kwargs)
+
+
+class MethodCall(Call):
+    def __init__(self, target, name, *args, **kwargs):
+        Call.__init__(self, "%r.%s" % (target, name), None, *args, **kwargs)
+        self.target, self.method_name = target, name
+
+    def __call__(self):
+        self.fn = getattr(self.target(), self.method_name)
+        return Call.__call__(self)
+
+
+class Code:
+    """A value shown by the name the code gives it (gdal.OF_MULTIDIM_RASTER, not 2)."""
+
+    def __init__(self, text, value):
+        self.text, self.value = text, value
+
+    def __repr__(self):
+        return self.text
+
+    def __call__(self):
+        return self.value
+
+
+class Opened:
+    """How to read what a method opened: one array by its path, and every array path there is."""
+
+    def __init__(self, read, walk):
         self.read = read
         self.walk = walk
 
@@ -115,8 +164,7 @@ def run_reader(library, methods, describe_versions):
     """The main of a reader probe.
 
     `methods` maps a method name to a function (fixture, arrays) -> Opened.
-    A method that cannot exist in this environment raises NotImplementedError
-    from `available` and is left out of --list-methods.
+    A method whose `available` is false here is left out of --list-methods.
     """
     parser = argparse.ArgumentParser()
     parser.add_argument("--list-methods", action="store_true")
@@ -138,18 +186,19 @@ def run_reader(library, methods, describe_versions):
         "method": request["method"],
         "variant": fixture["variant"],
         "fixture": fixture["name"],
-        "call": method.describe(fixture),
+        "call": None,
         "opened": False,
         "error": None,
         "arrays": [],
         "discovered": wanted is None,
     }
     record.update(describe_versions())
-    out.emit(dict(record, kind="attempt-begin"))
     started = time.perf_counter()
     try:
-        opened = method.open(fixture)
-        record["call"] = opened.call
+        call = method.call(fixture)
+        record["call"] = repr(call)
+        out.emit(dict(record, kind="attempt-begin"))
+        opened = method.reader(call(), fixture)
         record["opened"] = True
         if wanted is None:
             wanted = [{"path": p} for p in opened.walk()]
@@ -169,13 +218,17 @@ def run_reader(library, methods, describe_versions):
 
 
 class Method:
-    """One documented way to open a store; subclasses fill in the calls."""
+    """One documented way to open a store: `call` says how it is opened, `reader` how to read what opened."""
 
     def available(self):
         return True
 
-    def describe(self, fixture):
-        return self.name
+    def call(self, fixture):
+        raise NotImplementedError
+
+    def reader(self, root, fixture):
+        """Zarr's own hierarchy by default: arrays by path below a group, or the root array itself."""
+        return Opened(lambda spec: zarr_like_read(root, spec["path"]), lambda: zarr_like_walk(root))
 
 
 def zarr_like_walk(root):

@@ -9,15 +9,14 @@ stores. Statistics are the host's job; this probe only measures.
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import zarr
 
-import numpy as np  # noqa: E402
-
-from _zmprobe import error_of, main_guard, major, request_and_output, version_of  # noqa: E402
+from _zarr_compat import V3, dir_store, memory_store, zip_store
+from _zmprobe import error_of, main_guard, request_and_output, version_of
 
 DISK_STORES = ("zip", "directory")
 
@@ -34,10 +33,6 @@ class Stores:
     """Fresh targets of each kind, for zarr 2 or zarr 3."""
 
     def __init__(self, folder):
-        import zarr
-
-        self.zarr = zarr
-        self.v3 = major(zarr.__version__) >= 3
         self.folder = folder
         self.count = 0
 
@@ -58,20 +53,19 @@ class Stores:
             memfs.pseudo_dirs.append("")
             return "memory://" + name
         if kind == "zarr-memory":
-            return self.zarr.storage.MemoryStore() if self.v3 else self.zarr.MemoryStore()
+            return memory_store()()
         raise ValueError(kind)
 
     def open(self, kind, target, write):
-        z = self.zarr
         if kind == "zip":
             mode = "w" if write else "r"
-            return z.storage.ZipStore(target, mode=mode) if self.v3 else z.ZipStore(target, mode=mode)
+            return zip_store(target, mode)()
         if kind == "directory":
-            return z.storage.LocalStore(target, read_only=not write) if self.v3 else z.DirectoryStore(target)
+            return dir_store(target, not write)()
         if kind == "fsspec-memory":
-            if self.v3:
-                return z.storage.FsspecStore.from_url(target, read_only=not write)
-            return z.storage.FSStore(target)
+            if V3:
+                return zarr.storage.FsspecStore.from_url(target, read_only=not write)
+            return zarr.storage.FSStore(target)
         return target
 
     def close(self, store):
@@ -99,19 +93,18 @@ class ZarrIO:
         self.s, self.chunks, self.compressor = stores, tuple(chunks), compressor
 
     def write(self, store, data):
-        z = self.s.zarr
         kwargs = {}
         if self.compressor == "none":
-            kwargs["compressors" if self.s.v3 else "compressor"] = None
-        if self.s.v3:
-            arr = z.create_array(store, shape=data.shape, chunks=self.chunks, dtype=data.dtype, **kwargs)
+            kwargs["compressors" if V3 else "compressor"] = None
+        if V3:
+            arr = zarr.create_array(store, shape=data.shape, chunks=self.chunks, dtype=data.dtype, **kwargs)
         else:
-            arr = z.open_array(store, mode="w", shape=data.shape, chunks=self.chunks, dtype=data.dtype, **kwargs)
+            arr = zarr.open_array(store, mode="w", shape=data.shape, chunks=self.chunks, dtype=data.dtype, **kwargs)
         arr[...] = data
         return arr
 
     def read(self, store):
-        return self.s.zarr.open_array(store, mode="r")[...]
+        return zarr.open_array(store, mode="r")[...]
 
 
 class XarrayIO(ZarrIO):
@@ -123,7 +116,7 @@ class XarrayIO(ZarrIO):
         ds = xr.Dataset({"data": (tuple("d%d" % i for i in range(data.ndim)), data)})
         encoding = {"data": {"chunks": self.chunks}}
         if self.compressor == "none":
-            encoding["data"]["compressors" if self.s.v3 else "compressor"] = None
+            encoding["data"]["compressors" if V3 else "compressor"] = None
         ds.to_zarr(store, mode="w", encoding=encoding, consolidated=False)
 
     def read(self, store):

@@ -2,15 +2,10 @@
 the multidimensional API (every array by its full name) and the classic raster
 API (one ZARR:"...":/array subdataset per array)."""
 
-import os
-import sys
+from osgeo import gdal
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from osgeo import gdal  # noqa: E402
-
-from _gdal_paths import store_path, subdataset  # noqa: E402
-from _zmprobe import Method, Opened, main_guard, run_reader  # noqa: E402
+from _gdal_paths import store_path, subdataset
+from _zmprobe import Call, Code, Method, Opened, main_guard, run_reader
 
 gdal.UseExceptions()
 
@@ -22,14 +17,12 @@ def versions():
 class Multidim(Method):
     name = "multidim"
 
-    def describe(self, fixture):
-        return "gdal.OpenEx(%r, gdal.OF_MULTIDIM_RASTER).GetRootGroup().OpenMDArrayFromFullname(...)" % (
-            store_path(fixture))
+    def call(self, fixture):
+        opened = Call("gdal.OpenEx", gdal.OpenEx, store_path(fixture),
+                      Code("gdal.OF_MULTIDIM_RASTER", gdal.OF_MULTIDIM_RASTER))
+        return opened.method("GetRootGroup")
 
-    def open(self, fixture):
-        ds = gdal.OpenEx(store_path(fixture), gdal.OF_MULTIDIM_RASTER)
-        root = ds.GetRootGroup()
-
+    def reader(self, root, fixture):
         def read(spec):
             array = root.OpenMDArrayFromFullname("/" + spec["path"])
             if array is None:
@@ -47,26 +40,24 @@ class Multidim(Method):
             visit(root, "")
             return found
 
-        return Opened(self.describe(fixture), read, walk)
+        return Opened(read, walk)
 
 
 class Classic(Method):
     name = "classic"
 
-    def describe(self, fixture):
-        return "gdal.Open(%r).ReadAsArray()" % subdataset(fixture, "<array>")
+    def call(self, fixture):
+        return Call("gdal.Open", gdal.Open, 'ZARR:"%s"' % store_path(fixture))
 
-    def open(self, fixture):
-        ds = gdal.Open('ZARR:"%s"' % store_path(fixture))
-
+    def reader(self, ds, fixture):
         def read(spec):
-            return gdal.Open(subdataset(fixture, spec["path"])).ReadAsArray()
+            return Call("gdal.Open", gdal.Open, subdataset(fixture, spec["path"])).method("ReadAsArray")()
 
         def walk():
             subs = ds.GetSubDatasets() or []
             return [name.rsplit(":/", 1)[-1] for name, _ in subs] or [""]
 
-        return Opened(self.describe(fixture), read, walk)
+        return Opened(read, walk)
 
 
 if __name__ == "__main__":

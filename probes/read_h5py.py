@@ -1,14 +1,9 @@
 """Try a fixture with h5py. h5py reads HDF5, not Zarr: the attempt is made all
 the same, so that the matrix shows what a user who tries it would see."""
 
-import os
-import sys
+import h5py
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import h5py  # noqa: E402
-
-from _zmprobe import Method, Opened, main_guard, run_reader  # noqa: E402
+from _zmprobe import Call, Method, Opened, main_guard, run_reader
 
 
 def versions():
@@ -18,18 +13,16 @@ def versions():
 class File(Method):
     name = "h5py.File"
 
-    def describe(self, fixture):
-        return "h5py.File(%r, 'r')" % fixture["path"]
+    def call(self, fixture):
+        return Call("h5py.File", h5py.File, fixture["path"], "r")
 
-    def open(self, fixture):
-        handle = h5py.File(fixture["path"], "r")
-
+    def reader(self, handle, fixture):
         def walk():
             found = []
             handle.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
             return found
 
-        return Opened(self.describe(fixture), lambda spec: handle[spec["path"]][()], walk)
+        return Opened(lambda spec: handle[spec["path"]][()], walk)
 
 
 if __name__ == "__main__":

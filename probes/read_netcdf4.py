@@ -2,13 +2,10 @@
 (pure Zarr) and "nczarr" URL modes, over a zip ("zip") or a folder ("file")."""
 
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netCDF4
 
-import netCDF4  # noqa: E402
-
-from _zmprobe import Method, Opened, main_guard, run_reader  # noqa: E402
+from _zmprobe import Call, Method, Opened, main_guard, run_reader
 
 
 def versions():
@@ -21,15 +18,12 @@ class NCZarrUrl(Method):
         self.mode = mode
         self.name = "%s-url" % mode
 
-    def url(self, fixture):
+    def call(self, fixture):
         storage = "zip" if fixture["variant"] == "zip" else "file"
-        return "file://%s#mode=%s,%s" % (os.path.abspath(fixture["path"]), self.mode, storage)
+        url = "file://%s#mode=%s,%s" % (os.path.abspath(fixture["path"]), self.mode, storage)
+        return Call("netCDF4.Dataset", netCDF4.Dataset, url, "r")
 
-    def describe(self, fixture):
-        return "netCDF4.Dataset(%r, 'r')" % self.url(fixture)
-
-    def open(self, fixture):
-        ds = netCDF4.Dataset(self.url(fixture), "r")
+    def reader(self, ds, fixture):
         ds.set_auto_maskandscale(False)
 
         def node(path):
@@ -50,7 +44,7 @@ class NCZarrUrl(Method):
             visit(ds, "")
             return found
 
-        return Opened(self.describe(fixture), lambda spec: node(spec["path"])[...], walk)
+        return Opened(lambda spec: node(spec["path"])[...], walk)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,15 @@ which is what every reader is checked against.
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import zipfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import zarr
 
-import numpy as np  # noqa: E402
-
-from _zmprobe import checksum, error_of, main_guard, major, request_and_output, version_of  # noqa: E402
+from _zarr_compat import V3, dir_store, zip_store
+from _zmprobe import checksum, error_of, main_guard, request_and_output, version_of
 
 EDGE_ARRAYS = (
     # name, shape, chunks, dtype: shapes that leave partial edge chunks on purpose
@@ -37,15 +36,8 @@ def edge_data(name, shape, dtype):
     return rng.integers(max(info.min, -10**6), min(info.max, 10**6), size=shape, endpoint=True, dtype=dtype)
 
 
-def zarr_module():
-    import zarr
-
-    return zarr, major(zarr.__version__)
-
-
 def open_root(store, zarr_format):
-    zarr, zmajor = zarr_module()
-    if zmajor < 3:
+    if not V3:
         if zarr_format != 2:
             raise NotImplementedError("zarr %s writes Zarr format 2 only" % zarr.__version__)
         return zarr.group(store=store, overwrite=True)
@@ -53,11 +45,10 @@ def open_root(store, zarr_format):
 
 
 def add_array(root, name, data, chunks, raw=False):
-    zarr, zmajor = zarr_module()
     kwargs = {}
     if raw:
-        kwargs["compressor" if zmajor < 3 else "compressors"] = None
-    if zmajor < 3:
+        kwargs["compressors" if V3 else "compressor"] = None
+    if not V3:
         arr = root.create_dataset(name, shape=data.shape, chunks=chunks, dtype=data.dtype, **kwargs)
     else:
         arr = root.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype, **kwargs)
@@ -84,26 +75,12 @@ def write_arrays(root, arrays, raw=False):
     return entries
 
 
-def zip_store(path):
-    zarr, zmajor = zarr_module()
-    if zmajor < 3:
-        return zarr.ZipStore(path, mode="w")
-    return zarr.storage.ZipStore(path, mode="w")
-
-
-def dir_store(path):
-    zarr, zmajor = zarr_module()
-    if zmajor < 3:
-        return zarr.DirectoryStore(path)
-    return zarr.storage.LocalStore(path)
-
-
 def edge_arrays():
     return [(name, edge_data(name, shape, dtype), chunks) for name, shape, chunks, dtype in EDGE_ARRAYS]
 
 
 def write_zipstore(target, zarr_format, arrays, attrs, raw=False):
-    store = zip_store(target)
+    store = zip_store(target, "w")()
     root = open_root(store, zarr_format)
     root.attrs.update(attrs)
     entries = write_arrays(root, arrays, raw)
@@ -114,7 +91,7 @@ def write_zipstore(target, zarr_format, arrays, attrs, raw=False):
 def write_dirzip(target, zarr_format, compression, arrays, attrs):
     folder = tempfile.mkdtemp(prefix="zm-dirzip-")
     try:
-        root = open_root(dir_store(folder), zarr_format)
+        root = open_root(dir_store(folder, False)(), zarr_format)
         root.attrs.update(attrs)
         entries = write_arrays(root, arrays)
         with zipfile.ZipFile(target, "w", compression=compression) as zf:
@@ -142,10 +119,9 @@ def write_xarray(target, zarr_format):
         attrs={"title": "zarrmatrix xarray fixture", "institution": "zarrmatrix"},
     )
     encoding = {name: {"chunks": (4, 6)} for name in ("temp", "precip")}
-    zarr, zmajor = zarr_module()
-    store = zip_store(target)
+    store = zip_store(target, "w")()
     kwargs = {"mode": "w", "encoding": encoding}
-    if zmajor >= 3:
+    if V3:
         kwargs["zarr_format"] = zarr_format
     elif zarr_format != 2:
         raise NotImplementedError("xarray on zarr %s writes Zarr format 2 only" % zarr.__version__)

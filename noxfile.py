@@ -9,6 +9,7 @@
     nox -s report            rebuild reports/index.html from reports/results/*.json
     nox -s bench             only the store benchmark, printed as a table
     nox -s check -- A.zip    which reader cells can open A.zip?
+    nox -s lint              ruff
     nox -s tests             the test suite
 
 `nox -s <session> -- --matrix PATH` uses another matrix file: the cell sessions
@@ -108,6 +109,13 @@ def check(session: nox.Session) -> None:
         session.error("usage: nox -s check -- PATH.zip [PATH.zip ...]")
     session.install("-e", str(HERE))
     session.run("zarrmatrix", "check", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the package, the probes, the tests and this file (settings in pyproject.toml)."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", str(HERE), *session.posargs)
 
 
 @nox.session

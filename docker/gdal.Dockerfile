@@ -4,9 +4,6 @@
 ARG BASE=ghcr.io/osgeo/gdal:ubuntu-small-3.10.3
 FROM ${BASE}
 
-COPY ca-bundle.crt /usr/local/share/zarrmatrix/ca-bundle.crt
-COPY requirements.txt /tmp/requirements.txt
-
 RUN set -eu; \
     if ! python3 -c "from osgeo import gdal; import numpy" 2>/dev/null; then \
         apt-get update && apt-get install -y --no-install-recommends python3-gdal python3-numpy \

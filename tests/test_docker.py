@@ -10,7 +10,7 @@ import pytest
 
 from zarrmatrix.backends import docker_answers
 from zarrmatrix.backends.base import Mounts
-from zarrmatrix.backends.docker import DockerBackend
+from zarrmatrix.backends.docker import CONTAINER_LABEL, DockerBackend
 from zarrmatrix.matrix import load_matrix
 
 from .conftest import write_matrix, zarrmatrix
@@ -87,6 +87,14 @@ def test_cells_run_in_containers(engine, tmp_path):
     assert again.returncode == 0
     assert "environment built" not in again.stderr
     assert again.stderr.count("docker environment reused") == 2
+    assert running_containers() == []
+
+
+def running_containers() -> list[str]:
+    """The containers of zarrmatrix runs still running here: none, once a run has ended."""
+    listed = subprocess.run(["docker", "ps", "--quiet", "--filter", f"label={CONTAINER_LABEL}"],
+                            capture_output=True, text=True, timeout=60)
+    return listed.stdout.split()
 
 
 def test_probes_cannot_reach_the_network(engine, tmp_path):
@@ -95,11 +103,9 @@ def test_probes_cannot_reach_the_network(engine, tmp_path):
     probes.mkdir()
     (probes / "net_probe.py").write_text(NET_PROBE)
     mounts = Mounts(probes=probes, fixtures=tmp_path / "fixtures", work=tmp_path / "scratch")
-    env = DockerBackend(load_matrix(write_matrix(tmp_path, DOCKER_MATRIX)).docker, tmp_path).provision(cell, mounts)
-    try:
-        result = env.run_probe("net_probe.py", [], timeout=30, mounts=mounts)
-    finally:
-        env.close()
+    with DockerBackend(load_matrix(write_matrix(tmp_path, DOCKER_MATRIX)).docker, tmp_path).provision(
+            cell, mounts) as env:
+        result = env.run_probe("net_probe.py", [], timeout=30)
     assert result.returncode == 0, result.stderr
     assert "BLOCKED" in result.stdout and "CONNECTED" not in result.stdout
     assert "NORESOLVE" in result.stdout
@@ -112,14 +118,12 @@ def test_timeout_and_crash_inside_a_container(engine, tmp_path):
     (probes / "hang.py").write_text("import time\ntime.sleep(600)\n")
     (probes / "segv.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
     mounts = Mounts(probes=probes, fixtures=tmp_path / "fixtures", work=tmp_path / "scratch")
-    env = DockerBackend(load_matrix(write_matrix(tmp_path, DOCKER_MATRIX)).docker, tmp_path).provision(cell, mounts)
-    try:
-        hung = env.run_probe("hang.py", [], timeout=3, mounts=mounts)
-        crashed = env.run_probe("segv.py", [], timeout=30, mounts=mounts)
+    with DockerBackend(load_matrix(write_matrix(tmp_path, DOCKER_MATRIX)).docker, tmp_path).provision(
+            cell, mounts) as env:
+        hung = env.run_probe("hang.py", [], timeout=3)
+        crashed = env.run_probe("segv.py", [], timeout=30)
         container = env._container
         left = subprocess.run(["docker", "top", container], capture_output=True, text=True).stdout
-    finally:
-        env.close()
     assert hung.timed_out and hung.seconds < 30
     assert crashed.signal_name == "SIGSEGV" and not crashed.timed_out
     assert "hang.py" not in left

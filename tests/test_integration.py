@@ -169,7 +169,8 @@ USER_SCRIPT = '''
 import sys, numpy as np, zarr
 store = zarr.storage.ZipStore(sys.argv[1], mode="w")
 root = zarr.open_group(store, mode="w")
-root.create_array("temperature", shape=(30, 40), chunks=(16, 16), dtype="float32")[:] = np.linspace(0, 1, 1200).reshape(30, 40)
+temperature = np.linspace(0, 1, 1200).reshape(30, 40)
+root.create_array("temperature", shape=(30, 40), chunks=(16, 16), dtype="float32")[:] = temperature
 root.create_group("meta").create_array("ids", shape=(7,), chunks=(3,), dtype="int64")[:] = np.arange(7)
 store.close()
 '''

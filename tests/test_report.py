@@ -3,9 +3,9 @@ import re
 import pytest
 
 from zarrmatrix.bench import bench_record
+from zarrmatrix.records import CellResult
 from zarrmatrix.report import build_report
 from zarrmatrix.report.bench import conclusion
-from zarrmatrix.records import CellResult
 from zarrmatrix.report.model import BenchRow, build_model
 from zarrmatrix.results import ResultError, load_results, write_result
 

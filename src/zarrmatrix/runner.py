@@ -30,8 +30,17 @@ from .fixtures import Fixture, discover, manifest_path, remove_written_by
 from .libraries import LIBRARIES
 from .matrix import Cell, Matrix
 from .process import ProcessResult
-from .records import PHASE_KINDS, CellResult, CellStatus, FixtureRecord, Manifest, ReadRecord, Record, Verdict
-from .records import record_order
+from .records import (
+    PHASE_KINDS,
+    CellResult,
+    CellStatus,
+    FixtureRecord,
+    Manifest,
+    ReadRecord,
+    Record,
+    Verdict,
+    record_order,
+)
 from .results import SCHEMA_VERSION, host_facts, read_result, write_result
 from .verdicts import Context, judge
 

@@ -1,0 +1,212 @@
+"""The runner's own logic, offline: fake environments stand in for venvs and
+containers, so these tests need no network, no uv and no Docker."""
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from zarrmatrix.backends import Decision, Selector
+from zarrmatrix.backends.base import Backend, Environment, Mounts
+from zarrmatrix.backends.docker import container_path, translate_exit
+from zarrmatrix.matrix import load_matrix
+from zarrmatrix.process import ProcessResult
+from zarrmatrix.records import BenchErrorRecord, CellStatus, ReadRecord, Verdict
+from zarrmatrix.runner import Layout, Runner, carry_over, link_controls
+
+from .conftest import write_matrix
+
+THREE_READERS = """
+schema_version: 1
+cells:
+  - library: zarr
+    versions: ["1.0", "2.0", "3.0"]
+    roles: [read]
+"""
+ARRAYS = [{"path": "a", "shape": [2], "dtype": "int32", "sha256": "ab" * 32}]
+
+
+class FakeEnvironment(Environment):
+    """Answers like a probe would: its capabilities, its methods, and a read that matches the manifest."""
+
+    opened: list["FakeEnvironment"] = []
+
+    def __init__(self, cell, mounts, capabilities):
+        super().__init__(cell, "venv", mounts)
+        self.capabilities = capabilities
+        self.closed = False
+        FakeEnvironment.opened.append(self)
+
+    def run_probe(self, probe, args, *, timeout):
+        assert not self.closed, "a probe ran in a closed environment"
+        if probe == "capabilities.py":
+            return ProcessResult((probe,), 0, json.dumps(self.capabilities), "", 0.01, False)
+        if "--list-methods" in args:
+            return ProcessResult((probe,), 0, '["m"]\n', "", 0.01, False)
+        out = Path(args[args.index("--out") + 1])
+        out.write_text(json.dumps({"kind": "attempt", "arrays": [{"path": "a", "sha256": "ab" * 32}],
+                                   "library_version": self.cell.version, "call": "fake.open()"}) + "\n")
+        return ProcessResult((probe,), 0, "", "", 0.01, False)
+
+    def writer(self):
+        return self
+
+    def close(self):
+        self.closed = True
+
+
+class FakeBackend(Backend):
+    name = "venv"
+
+    def __init__(self, bad_cell=None):
+        self.bad_cell = bad_cell
+
+    def provision(self, cell, mounts):
+        # A capabilities probe that reports a number for the Python version: the result fails its schema.
+        python = 3 if cell.id == self.bad_cell else "3.11.7"
+        return FakeEnvironment(cell, mounts, {"python": python, "freeze": [f"zarr=={cell.version}"]})
+
+
+class FakeSelector:
+    def __init__(self, backend):
+        self._backend = backend
+
+    def choose(self, cell, requested):
+        return Decision("venv", self._backend)
+
+    def backend(self, name):
+        return self._backend
+
+
+@pytest.fixture
+def layout(tmp_path):
+    fixtures = tmp_path / "reports" / "fixtures"
+    fixtures.mkdir(parents=True)
+    import zipfile
+
+    with zipfile.ZipFile(fixtures / "f.zip", "w") as zf:
+        zf.writestr(".zgroup", "{}")
+    (fixtures / "f.zip.manifest.json").write_text(json.dumps({"fixture": "f.zip", "zarr_format": 2,
+                                                              "arrays": ARRAYS}))
+    return Layout(reports=tmp_path / "reports", work=tmp_path / "work", probes=tmp_path / "probes")
+
+
+def runner_for(tmp_path, layout, backend):
+    FakeEnvironment.opened = []
+    matrix = load_matrix(write_matrix(tmp_path, THREE_READERS))
+    runner = Runner(matrix, layout, jobs=2, console=Console(file=open("/dev/null", "w")),
+                    selector=FakeSelector(backend))
+    return matrix, runner
+
+
+def test_a_cell_whose_result_fails_validation_costs_the_others_nothing(tmp_path, layout):
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend(bad_cell="zarr-2.0"))
+    runs = runner.run(matrix.cells, phases=["read"])
+    assert [r.cell.id for r in runs] == ["zarr-1.0", "zarr-2.0", "zarr-3.0"]
+    saved = sorted(p.name for p in layout.results.glob("*.json"))
+    assert saved == ["zarr-1.0.json", "zarr-3.0.json"]
+    assert runner.unsaved == ["zarr-2.0"]
+    for name in saved:
+        result = json.loads((layout.results / name).read_text())
+        reads = [r for r in result["records"] if r["kind"] == "read"]
+        assert len(reads) == 2 and {r["verdict"] for r in reads} == {"pass"}
+        assert {r["control_verdict"] for r in reads if r["variant"] == "zip"} == {"pass"}
+    assert len(FakeEnvironment.opened) == 3 and all(env.closed for env in FakeEnvironment.opened)
+
+
+def test_every_environment_closes_when_a_phase_fails(tmp_path, layout, monkeypatch):
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the read phase")
+
+    monkeypatch.setattr(runner, "read_phase", broken)
+    with pytest.raises(RuntimeError):
+        runner.run(matrix.cells, phases=["read"])
+    assert len(FakeEnvironment.opened) == 3 and all(env.closed for env in FakeEnvironment.opened)
+
+
+def test_backend_selection(tmp_path, monkeypatch):
+    matrix = load_matrix(write_matrix(tmp_path, """
+        schema_version: 1
+        cells:
+          - library: zarr
+            versions: ["3.1.6"]
+            roles: [read]
+          - library: gdal
+            id: gdal-x
+            image: {dockerfile: gdal, base: "debian:bookworm-slim"}
+            roles: [read]
+        """))
+    zarr, gdal = matrix.cells
+    console = Console(file=open("/dev/null", "w"))
+
+    def selector(docker_ok):
+        monkeypatch.setattr("zarrmatrix.backends.docker_answers",
+                            lambda timeout=15: (docker_ok, "engine 28" if docker_ok else "no engine"))
+        chosen = Selector(matrix, tmp_path, console)
+        chosen.docker()  # asks the engine once, now, while the patch holds
+        return chosen
+
+    with_docker, without = selector(True), selector(False)
+    assert with_docker.choose(zarr, None).name == "docker"
+    assert with_docker.choose(zarr, "venv").name == "venv"
+    assert with_docker.choose(gdal, None).name == "docker"
+    assert without.choose(zarr, None).name == "venv"
+    skipped = without.choose(gdal, None)
+    assert skipped.backend is None and "needs docker (no engine)" in skipped.reason
+    assert without.choose(zarr, "docker").backend is None
+    assert with_docker.choose(gdal, "venv").reason == "skipped: needs docker (the cell runs in an image)"
+
+
+def test_docker_path_translation(tmp_path):
+    mounts = Mounts(probes=tmp_path / "p", fixtures=tmp_path / "f", work=tmp_path / "w")
+    assert container_path(tmp_path / "f" / "a.zip", mounts) == "/zm/fixtures/a.zip"
+    assert container_path(tmp_path / "w" / "x" / "r.json", mounts) == "/zm/work/x/r.json"
+    assert container_path(tmp_path / "p", mounts) == "/zm/probes"
+    with pytest.raises(ValueError, match="not below a folder the container sees"):
+        container_path(tmp_path / "elsewhere", mounts)
+
+
+def test_exit_codes_from_inside_a_container():
+    def result(code):
+        return ProcessResult(("docker",), code, "", "", 1.0, False)
+
+    assert translate_exit(result(124), timeout=5, elapsed=5.1).timed_out
+    assert translate_exit(result(137), timeout=5, elapsed=5.2).timed_out
+    killed = translate_exit(result(137), timeout=50, elapsed=1.0)
+    assert not killed.timed_out and killed.signal_name == "SIGKILL"
+    assert translate_exit(result(139), timeout=5, elapsed=1).signal_name == "SIGSEGV"
+    assert translate_exit(result(1), timeout=5, elapsed=1).returncode == 1
+
+
+def read(reader, fixture, variant, method, verdict):
+    return ReadRecord(reader=reader, library="zarr", library_version="1", zarr_version="1", fixture=fixture,
+                      variant=variant, method=method, verdict=verdict, reason=str(verdict), call="c", repro="r")
+
+
+def test_link_controls_pairs_each_zip_attempt_with_its_folder_twin():
+    records = [read("z", "f.zip", "zip", "m", Verdict.ERROR), read("z", "f.zip", "folder", "m", Verdict.PASS),
+               read("z", "f.zip", "zip", "n", Verdict.PASS), read("z", "g.zip", "folder", "n", Verdict.ERROR)]
+    link_controls(records)
+    assert [r.control_verdict for r in records if r.variant == "zip"] == [Verdict.PASS, None]
+
+
+def test_carry_over_keeps_other_phases_only_from_the_same_environment(tmp_path, layout):
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend())
+    runs = runner.run(matrix.cells[:1], phases=["read"])
+    first = runs[0].to_result()
+    bench_error = BenchErrorRecord(None, None, Verdict.TIMEOUT, {"message": "killed"})
+    previous = carry_over(first, None, ["read"])
+    previous.records.append(bench_error)
+    again = runs[0].to_result()
+    kept = carry_over(again, previous, ["read"])
+    assert bench_error in kept.records and len(kept.records) == len(again.records) + 1
+    assert carry_over(again, previous, ["read", "bench"]).records == again.records
+    other_env = dict(previous.cell, env_key="0" * 16)
+    from dataclasses import replace
+
+    assert carry_over(again, replace(previous, cell=other_env), ["read"]).records == again.records
+    failed = replace(again, status=CellStatus.ENV_FAILED)
+    assert carry_over(failed, previous, ["read"]).records == failed.records

@@ -1,0 +1,110 @@
+"""The layout's promises: no import cycle in the package, one library table that
+the schemas and the probes agree with."""
+
+import ast
+import json
+from pathlib import Path
+
+from zarrmatrix.libraries import LIBRARIES, fixture_kinds
+from zarrmatrix.records import CellStatus, Verdict
+
+from .conftest import PROBES, ROOT
+
+PACKAGE = ROOT / "src" / "zarrmatrix"
+SCHEMAS = PACKAGE / "schemas"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_only(node: ast.AST, parents: dict) -> bool:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return True
+    return False
+
+
+def imports_of(path: Path) -> set[str]:
+    """The package modules `path` imports, at the top or inside a function (a lazy import is still an edge)."""
+    tree = ast.parse(path.read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    here = module_name(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if _type_checking_only(node, parents):
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            names = [f"{target}.{alias.name}" for alias in node.names]
+            found.update(n for n in names + [target] if n.startswith("zarrmatrix"))
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("zarrmatrix"))
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    # `from .x import name` names a module only where x.name is one; otherwise the edge is to x.
+    return {name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_no_import_cycle_in_the_package():
+    graph = import_graph()
+    assert len(graph) > 20 and graph["zarrmatrix.runner"] >= {"zarrmatrix.attempt", "zarrmatrix.records"}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_schemas_agree_with_the_library_table():
+    matrix = json.loads((SCHEMAS / "matrix.schema.json").read_text())
+    cell = matrix["$defs"]["cell"]["properties"]
+    assert cell["library"]["enum"] == list(LIBRARIES)
+    assert cell["writes"]["items"]["enum"] == list(fixture_kinds())
+    results = json.loads((SCHEMAS / "results.schema.json").read_text())
+    assert results["$defs"]["read"]["properties"]["library"]["enum"] == list(LIBRARIES)
+    assert results["$defs"]["verdict"]["enum"] == [v.value for v in Verdict]
+    assert results["properties"]["status"]["enum"] == [s.value for s in CellStatus]
+
+
+def test_every_library_has_its_probe():
+    for library in LIBRARIES.values():
+        assert (PROBES / library.probe).is_file(), library.name

@@ -107,8 +107,7 @@ def check(session: nox.Session) -> None:
     """`nox -s check -- PATH.zip ...`: every reader cell against your zip files."""
     if not session.posargs:
         session.error("usage: nox -s check -- PATH.zip [PATH.zip ...]")
-    session.install("-e", str(HERE))
-    session.run("zarrmatrix", "check", *session.posargs)
+    _zarrmatrix(session, "check")
 
 
 @nox.session

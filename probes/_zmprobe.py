@@ -120,8 +120,8 @@ class Call:
         return "%s(%s)" % (self.name, ", ".join(parts))
 
     def __call__(self):
-        args = [a() if isinstance(a, Call) else a for a in self.args]
-        kwargs = {k: v() if isinstance(v, Call) else v for k, v in self.kwargs.items()}
+        args = [_value(a) for a in self.args]
+        kwargs = {k: _value(v) for k, v in self.kwargs.items()}
         return self.fn(*args, **kwargs)
 
     def method(self, name, *args, **kwargs):
@@ -150,6 +150,11 @@ class Code:
 
     def __call__(self):
         return self.value
+
+
+def _value(argument):
+    """What an argument of a Call stands for: a Call's result, a Code's value, or the argument itself."""
+    return argument() if isinstance(argument, (Call, Code)) else argument
 
 
 class Opened:

@@ -188,27 +188,32 @@ def main():
     kind, cell_id = request["kind"], request["cell_id"]
     name = "%s__%s.zip" % (cell_id, kind)
     target = os.path.join(request["out_dir"], name)
-    if os.path.exists(target):
-        os.remove(target)
+    # Written under names readers never pick up, and renamed when whole: a writer killed
+    # half-way leaves no fixture that readers would be blamed for failing to read.
+    partial = os.path.join(request["out_dir"], ".%s.partial" % name)
+    partial_manifest = os.path.join(request["out_dir"], ".%s.manifest.json.partial" % name)
     record = {"kind": "fixture", "fixture": name, "fixture_kind": kind, "writer": cell_id,
               "zarr_version": version_of("zarr"), "xarray_version": version_of("xarray"),
               "numcodecs_version": version_of("numcodecs"), "numpy_version": np.__version__}
     started = time.perf_counter()
     try:
-        zarr_format, variant, entries, extra = write(kind, target, cell_id, request.get("mnist_dir"))
+        zarr_format, variant, entries, extra = write(kind, partial, cell_id, request.get("mnist_dir"))
         record.update(extra)
         manifest = {"fixture": name, "writer": cell_id, "kind": kind, "zarr_format": zarr_format,
-                    "variant": variant, "arrays": entries, "zip": zip_facts(target),
+                    "variant": variant, "arrays": entries, "zip": zip_facts(partial),
                     "synthetic": extra.get("mnist_source") == "synthetic",
                     "versions": {k: record[k] for k in ("zarr_version", "xarray_version",
                                                         "numcodecs_version", "numpy_version")}}
-        with open(target + ".manifest.json", "w", encoding="utf-8") as handle:
+        with open(partial_manifest, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=1, sort_keys=True)
+        os.replace(partial_manifest, target + ".manifest.json")
+        os.replace(partial, target)
         record.update(manifest=manifest, error=None)
     except Exception as exc:
         record["error"] = error_of(exc)
-        if os.path.exists(target):
-            os.remove(target)
+        for path in (partial, partial_manifest):
+            if os.path.exists(path):
+                os.remove(path)
     record["seconds"] = round(time.perf_counter() - started, 4)
     out.emit(record)
     return 0

@@ -117,7 +117,7 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
     runner = Runner(matrix, layout, backend_choice=backend, jobs=jobs, console=console)
     runner.run(readers, phases=["read"])
     merged = load_results(layout.results)
-    model = build_model(merged.results, merged.problems)
+    model = build_model(merged.results, merged.problems, merged.incomplete)
     print_check_table(model, stdout_console())
     if json_out:
         source = {i.name: str(i.path) for i in checked}

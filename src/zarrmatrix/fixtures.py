@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
 from .records import Manifest
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -55,11 +56,35 @@ def manifest_path(zip_path: Path) -> Path:
     return zip_path.with_name(zip_path.name + MANIFEST_SUFFIX)
 
 
-def extract_control(zip_path: Path, controls: Path) -> tuple[Path | None, str | None]:
+@dataclass(frozen=True)
+class ExtractionLimits:
+    """Bounds on what a control may take: a zip that declares more is not unzipped.
+    zipfile stops each member at its declared size, so the declared sizes bound what is written."""
+
+    max_bytes: int = 4 * 2**30
+    max_ratio: float = 1000.0
+
+
+def over_limits(zf: zipfile.ZipFile, limits: ExtractionLimits) -> str | None:
+    """Why the zip must not be unzipped (a zip bomb, or simply too large), or None."""
+    infos = zf.infolist()
+    declared = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if declared > limits.max_bytes:
+        return (f"the zip declares {declared:,} bytes uncompressed, over the limit of {limits.max_bytes:,} "
+                "(fixtures.max_unzipped_bytes)")
+    if declared > 2**20 and declared > limits.max_ratio * max(packed, 1):
+        return (f"the zip expands {declared / max(packed, 1):,.0f}:1 ({packed:,} bytes to {declared:,}), over the "
+                f"limit of {limits.max_ratio:,.0f}:1 (fixtures.max_compression_ratio): a zip bomb")
+    return None
+
+
+def extract_control(zip_path: Path, controls: Path, limits: ExtractionLimits = ExtractionLimits()
+                    ) -> tuple[Path | None, str | None]:
     """Unzip a fixture into its control folder: (folder, None), or (None, why not).
 
     zipfile refuses members that would land outside the folder, so a hostile
-    zip brought to `check` cannot write elsewhere."""
+    zip brought to `check` cannot write elsewhere; `limits` keep it from filling the disk."""
     target = controls / zip_path.stem
     # Beside the control, not in it: the control must hold exactly what the zip holds.
     stamp = controls / f"{zip_path.stem}{EXTRACTED}"
@@ -71,6 +96,9 @@ def extract_control(zip_path: Path, controls: Path) -> tuple[Path | None, str | 
     stamp.unlink(missing_ok=True)
     try:
         with zipfile.ZipFile(zip_path) as zf:
+            refused = over_limits(zf, limits)
+            if refused:
+                return None, refused
             zf.extractall(target)
         # Written last: a control cut short by a crash is extracted again next time.
         stamp.write_text(signature)
@@ -80,21 +108,30 @@ def extract_control(zip_path: Path, controls: Path) -> tuple[Path | None, str | 
     return target, None
 
 
-def discover(folder: Path) -> list[Fixture]:
+def read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest.from_json(data)
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise UserError(f"{path}: not a valid manifest ({type(exc).__name__}: {str(exc)[:200]}); delete it, or "
+                        "write the fixture again with `zarrmatrix run --phase write`") from exc
+
+
+def discover(folder: Path, limits: ExtractionLimits = ExtractionLimits()) -> list[Fixture]:
     """Every *.zip in `folder`, sorted by name, each with its control extracted."""
     fixtures = []
     controls = folder / CONTROLS
     for zip_path in sorted(folder.glob("*.zip")):
         mpath = manifest_path(zip_path)
-        manifest = Manifest.from_json(json.loads(mpath.read_text())) if mpath.exists() else None
-        control, error = extract_control(zip_path, controls)
+        manifest = read_manifest(mpath) if mpath.exists() else None
+        control, error = extract_control(zip_path, controls, limits)
         fixtures.append(Fixture(zip_path.name, zip_path, manifest, control, error))
     return fixtures
 
 
 def remove_written_by(folder: Path, cell_id: str) -> None:
-    """Forget a writer's old fixtures before it writes new ones."""
-    for path in folder.glob(f"{cell_id}__*"):
+    """Forget a writer's old fixtures (and anything a killed writer left half-written) before it writes anew."""
+    for path in [*folder.glob(f"{cell_id}__*"), *folder.glob(f".{cell_id}__*")]:
         if path.is_dir():
             shutil.rmtree(path)
         else:

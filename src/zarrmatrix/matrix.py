@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,8 +26,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
 
 from .errors import UserError
+from .fixtures import ExtractionLimits
 from .libraries import LIBRARIES, benchers, fixture_kinds, writers
 
 _DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -140,6 +143,24 @@ class DockerConfig:
     pids: int = 512
 
 
+def size_bytes(text: str) -> int:
+    """'4g' -> 4 GiB: the schema has checked the form."""
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what hostile input may cost: a probe's memory in a venv, and what a control may unzip to."""
+
+    probe_memory: str = "4g"
+    unzipped: str = "4g"
+    compression_ratio: float = 1000.0
+
+    def extraction(self) -> ExtractionLimits:
+        return ExtractionLimits(max_bytes=size_bytes(self.unzipped), max_ratio=self.compression_ratio)
+
+
 @dataclass(frozen=True)
 class FixtureConfig:
     mnist_dir: str | None = None
@@ -153,6 +174,7 @@ class Matrix:
     bench: BenchConfig
     docker: DockerConfig
     fixtures: FixtureConfig
+    limits: Limits = Limits()
 
     def select(self, ids: Sequence[str] | None) -> list[Cell]:
         if not ids:
@@ -217,13 +239,43 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str]:
     return path, error.message
 
 
+def _no_aliases(path: Path, yaml: YAML, text: str) -> None:
+    """Refuse YAML aliases before anything expands them: a few hundred bytes of nested
+    aliases (a "billion laughs") would otherwise take gigabytes. A matrix never needs one."""
+    try:
+        for event in yaml.parse(text):
+            if isinstance(event, AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise MatrixError(path, "", line, f"YAML alias '*{event.anchor}': aliases are not allowed in a "
+                                                  "matrix file; write the value out")
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise MatrixError(path, "", line, f"not valid YAML: {exc.problem}") from exc
+
+
+def _finite(path: Path, root: Any) -> None:
+    """Every number finite: YAML's .nan and .inf pass a JSON schema's bounds, and nothing here means them."""
+    def walk(node: Any, at: list[Any]) -> None:
+        if isinstance(node, float) and not math.isfinite(node):
+            raise MatrixError(path, _key_path(at), _line_of(root, at), f"{node!r} is not a finite number")
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            walk(value, at + [key])
+
+    walk(root, [])
+
+
 def load_matrix(path: str | Path) -> Matrix:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise MatrixError(path, "", None, f"cannot read the matrix file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise MatrixError(path, "", line, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8") from exc
     yaml = YAML(typ="rt")
+    _no_aliases(path, yaml, text)
     try:
         root = yaml.load(text)
     except DuplicateKeyError as exc:
@@ -234,6 +286,7 @@ def load_matrix(path: str | Path) -> Matrix:
         raise MatrixError(path, "", line, f"not valid YAML: {exc.problem}") from exc
     if root is None:
         raise MatrixError(path, "", None, "the file is empty; expected a mapping with 'cells'")
+    _finite(path, root)
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(root), key=lambda e: (len(e.absolute_path), str(e.path)))
     if errors:
@@ -275,7 +328,11 @@ def _build(path: Path, root: CommentedMap) -> Matrix:
         mnist_dir=fixtures_raw.get("mnist_dir"),
         mnist_download=bool(fixtures_raw.get("mnist_download", True)),
     )
-    return Matrix(path=path, cells=tuple(cells), bench=bench, docker=docker, fixtures=fixtures)
+    limits_raw = root.get("limits", {}) or {}
+    limits = Limits(probe_memory=str(limits_raw.get("probe_memory", Limits.probe_memory)),
+                    unzipped=str(limits_raw.get("unzipped", Limits.unzipped)),
+                    compression_ratio=float(limits_raw.get("compression_ratio", Limits.compression_ratio)))
+    return Matrix(path=path, cells=tuple(cells), bench=bench, docker=docker, fixtures=fixtures, limits=limits)
 
 
 def _requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:

@@ -19,7 +19,7 @@ from .runner import Layout, Runner
 def reproduce(matrix: Matrix, layout: Layout, console: Console, *, cell_id: str, fixture_name: str, method: str,
               variant: str, backend: str | None) -> int:
     (cell,) = matrix.select([cell_id])
-    fixtures = {f.name: f for f in discover(layout.fixtures)}
+    fixtures = {f.name: f for f in discover(layout.fixtures, matrix.limits.extraction())}
     if fixture_name not in fixtures:
         raise UserError(f"no fixture {fixture_name!r} in {layout.fixtures}; "
                         f"known: {', '.join(sorted(fixtures)) or 'none'}")

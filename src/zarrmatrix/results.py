@@ -19,6 +19,8 @@ from .libraries import LIBRARIES
 from .records import CellResult, CellStatus, Verdict
 
 SCHEMA_VERSION = 1
+# Beside a cell's result: what a run that failed or was interrupted got, which never replaces a complete one.
+INCOMPLETE_SUFFIX = ".incomplete.json"
 
 
 class ResultError(Exception):
@@ -91,12 +93,16 @@ def write_result(path: Path, result: CellResult) -> None:
 def load_result(path: Path) -> CellResult:
     """One result file, validated and typed; ResultError names the file and what is wrong."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ResultError(f"{path}: {exc}") from exc
-    validate(data, str(path))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON, nested too deep
+        raise ResultError(f"{path}: not a readable result: {type(exc).__name__}: {str(exc)[:200]}") from exc
+    if not isinstance(data, dict):
+        raise ResultError(f"{path}: not a result: the JSON is a {type(data).__name__}, not an object")
     try:
+        validate(data, str(path))
         return CellResult.from_json(data)
+    except RecursionError as exc:
+        raise ResultError(f"{path}: nested too deep to be a result") from exc
     except (TypeError, ValueError, KeyError) as exc:
         raise ResultError(f"{path}: not a result this version can read: {type(exc).__name__}: {exc}") from exc
 
@@ -113,16 +119,22 @@ def read_result(path: Path) -> CellResult | None:
 class Merged:
     results: list[CellResult]
     problems: list[str]
+    incomplete: list[str]
 
 
 def load_results(folder: Path) -> Merged:
     """Every valid result below `folder`, sorted by cell id; invalid files are
-    reported, never silently merged."""
-    results, problems = [], []
+    reported, never silently merged. Incomplete results are named, not merged:
+    the matrix shows each cell's last complete result."""
+    results, problems, incomplete = [], [], []
     for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(INCOMPLETE_SUFFIX):
+            incomplete.append(f"{path}: a run that failed or was interrupted left this beside the cell's last "
+                              "complete result, which the report shows")
+            continue
         try:
             results.append(load_result(path))
         except ResultError as exc:
             problems.append(f"skipped: {exc}")
     results.sort(key=lambda r: r.id)
-    return Merged(results, problems)
+    return Merged(results, problems, incomplete)

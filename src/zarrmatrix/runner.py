@@ -28,6 +28,7 @@ from .backends.base import Environment, Mounts
 from .bench import TIMEOUT_FACTOR, bench_records
 from .fixtures import Fixture, discover, manifest_path, remove_written_by
 from .libraries import LIBRARIES
+from .lock import ReportsLock
 from .matrix import Cell, Matrix
 from .process import ProcessResult
 from .records import (
@@ -41,7 +42,7 @@ from .records import (
     Verdict,
     record_order,
 )
-from .results import SCHEMA_VERSION, host_facts, read_result, write_result
+from .results import INCOMPLETE_SUFFIX, SCHEMA_VERSION, host_facts, read_result, write_result
 from .verdicts import Context, judge
 
 CAPABILITIES_TIMEOUT_S = 120
@@ -120,6 +121,8 @@ class CellRun:
                 "identity": identity,
                 "reused": None if self.env is None else self.env.reused,
                 "provision_s": None if self.env is None else round(self.env.provision_s, 3),
+                "probe_env": None if self.env is None else self.env.probe_env(),
+                "limits": None if self.env is None else self.env.limits(),
             },
             host=host_facts(),
             started=self.started,
@@ -152,21 +155,23 @@ class Runner:
         # A cell takes part in the phases its roles name: `--phase bench` builds no reader.
         cells = [c for c in cells if c.roles & phases]
         runs: list[CellRun] = []
-        with ExitStack() as envs:
+        complete = False
+        with ReportsLock(self.layout.reports), ExitStack() as envs:
             try:
                 runs.extend(self.provision(cells, envs))
                 if "write" in phases:
                     self.write_phase(runs)
                 if "read" in phases:
-                    fixtures = discover(self.layout.fixtures)
+                    fixtures = discover(self.layout.fixtures, self.matrix.limits.extraction())
                     if not fixtures:
                         self.console.print(f"[yellow]no fixtures in {escape(str(self.layout.fixtures))}: "
                                            "run the writer cells first (nox -s matrix)[/]")
                     self.read_phase(runs, fixtures)
                 if "bench" in phases:
                     self.bench_phase(runs)
+                complete = True
             finally:
-                self.unsaved = self.save(runs, phases)
+                self.unsaved = self.save(runs, phases, complete=complete)
         return runs
 
     # -- provisioning -------------------------------------------------------
@@ -247,6 +252,9 @@ class Runner:
                                    error={"type": verdict.error_type or verdict.verdict.value,
                                           "message": verdict.reason})
         if record.error:
+            # A writer killed half-way cannot clean up after itself.
+            for leftover in self.layout.fixtures.glob(f".{run.cell.id}__{kind}.zip*.partial"):
+                leftover.unlink()
             self.console.print(f"[yellow]{escape(run.cell.id)}: could not write {escape(kind)}[/]: "
                                f"{escape(str(record.error.get('message', ''))[:200])}")
         run.add(record)
@@ -328,15 +336,24 @@ class Runner:
 
     # -- saving --------------------------------------------------------------
 
-    def save(self, runs: Sequence[CellRun], phases: Iterable[str]) -> list[str]:
+    def save(self, runs: Sequence[CellRun], phases: Iterable[str], *, complete: bool) -> list[str]:
         """Save each cell's result on its own: one that cannot be saved is named, and the others still are.
+
+        Only a complete run replaces a cell's result. A run that failed or was interrupted leaves the
+        last complete result as it was and saves what it got beside it, marked, as <id>.incomplete.json.
         Returns the ids of the cells not saved."""
         unsaved = []
         for run in runs:
             path = self.layout.results / f"{run.cell.id}.json"
+            partial = path.with_name(f"{run.cell.id}{INCOMPLETE_SUFFIX}")
             try:
                 result = carry_over(run.to_result(), read_result(path), phases)
-                write_result(path, result)
+                if complete:
+                    write_result(path, result)
+                    partial.unlink(missing_ok=True)
+                else:
+                    result.extra["incomplete"] = "the run failed or was interrupted before this cell finished"
+                    write_result(partial, result)
             except Exception as exc:  # one cell's bad result must not cost the others theirs
                 unsaved.append(run.cell.id)
                 self.console.print(f"[red]{escape(run.cell.id)}: result not saved[/]: "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..matrix import Cell, Matrix
+from ..matrix import Cell, Matrix, size_bytes
 from ..process import run_process
 from .base import Backend, EnvFailed, Environment, Mounts
 from .venv import VenvBackend
@@ -65,7 +65,8 @@ class Selector:
         with self._lock:
             if name not in self._backends:
                 if name == "venv":
-                    self._backends[name] = VenvBackend(self.work / "envs")
+                    self._backends[name] = VenvBackend(self.work / "envs",
+                                                       size_bytes(self.matrix.limits.probe_memory))
                 else:
                     from .docker import DockerBackend
 

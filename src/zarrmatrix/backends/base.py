@@ -56,6 +56,14 @@ class Environment(ABC):
         """What makes this environment reproducible, for the result file."""
         return {}
 
+    def probe_env(self) -> dict[str, str]:
+        """The environment variables a probe is given, recorded in the result."""
+        return {}
+
+    def limits(self) -> dict[str, Any]:
+        """The resource limits a probe runs under, recorded in the result."""
+        return {}
+
     @abstractmethod
     def writer(self) -> Environment:
         """The same environment, with the fixtures folder writable: a writer cell's, used as a context manager."""

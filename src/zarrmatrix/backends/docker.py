@@ -98,6 +98,9 @@ class DockerEnvironment(Environment):
     def env_path(self, host_path: Path) -> str:
         return container_path(host_path, self.mounts)
 
+    def limits(self) -> dict[str, Any]:
+        return {"memory": self.config.memory, "pids": self.config.pids, "how": "docker run --memory --pids-limit"}
+
     def writer(self) -> DockerEnvironment:
         return DockerEnvironment(self.cell, self.mounts, self.image, self.image_id, self.config,
                                  fixtures_writable=True, reused=self.reused, provision_s=self.provision_s)

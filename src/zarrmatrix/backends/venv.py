@@ -35,35 +35,59 @@ def uv_binary() -> str:
         return found
 
 
-def probe_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """A clean environment for a probe: no PYTHONPATH, no user site, the host's locale."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "TZ")
+def probe_environ(home: Path) -> dict[str, str]:
+    """A clean environment for a probe: the host's PATH and locale, and nothing else of the user's.
+
+    A home of its own below the work folder: a user's ~/.config/zarr/zarr.yaml (or
+    fsspec's, or GDAL's) would otherwise change what every probe does, unseen. No
+    ZARR_*, FSSPEC_*, GDAL_* or PYTHON* variables pass; no PYTHONPATH, no user site."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ")
     env = {k: os.environ[k] for k in keep if k in os.environ}
-    env["PYTHONNOUSERSITE"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.update(extra or {})
+    for sub in (".config", ".cache"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"),
+               TMPDIR=str(home), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
     return env
+
+
+def memory_limited(argv: list[str], limit_bytes: int | None) -> list[str]:
+    """`argv` under an address-space limit (RLIMIT_AS), set by util-linux's prlimit before the probe starts:
+    a store that declares a huge array ends the probe with a MemoryError, not the host with an OOM."""
+    prlimit = shutil.which("prlimit")
+    if limit_bytes is None or prlimit is None:
+        return argv
+    return [prlimit, f"--as={limit_bytes}", "--", *argv]
 
 
 class VenvEnvironment(Environment):
     """A uv venv. A process on the host can write wherever the user can: the
     writable-fixtures mode changes nothing here, and there is nothing to release."""
 
-    def __init__(self, cell: Cell, root: Path, mounts: Mounts, **kwargs: Any):
+    def __init__(self, cell: Cell, root: Path, mounts: Mounts, *, memory_bytes: int | None = None,
+                 **kwargs: Any):
         super().__init__(cell, "venv", mounts, **kwargs)
         self.root = root
+        self.memory_bytes = memory_bytes
 
     @property
     def python(self) -> Path:
         return self.root / "bin" / "python"
 
     def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
-        argv = [str(self.python), str(self.mounts.probes / probe), *args]
-        return run_process(argv, timeout=timeout, env=probe_environ(), cwd=self.mounts.work)
+        argv = memory_limited([str(self.python), str(self.mounts.probes / probe), *args], self.memory_bytes)
+        return run_process(argv, timeout=timeout, env=self.probe_env(), cwd=self.mounts.work)
+
+    def probe_env(self) -> dict[str, str]:
+        return probe_environ(self.mounts.work / "home")
+
+    def limits(self) -> dict[str, Any]:
+        limited = self.memory_bytes is not None and shutil.which("prlimit") is not None
+        return {"address_space_bytes": self.memory_bytes if limited else None,
+                "how": "prlimit --as (RLIMIT_AS)" if limited else "none: prlimit not found"}
 
     def writer(self) -> VenvEnvironment:
-        return VenvEnvironment(self.cell, self.root, self.mounts, fixtures_writable=True, reused=self.reused,
-                               provision_s=self.provision_s)
+        return VenvEnvironment(self.cell, self.root, self.mounts, memory_bytes=self.memory_bytes,
+                               fixtures_writable=True, reused=self.reused, provision_s=self.provision_s)
 
     def identity(self) -> dict[str, Any]:
         return {"venv": str(self.root), "env_key": self.cell.env_key()}
@@ -74,8 +98,9 @@ class VenvBackend(Backend):
 
     name = "venv"
 
-    def __init__(self, envs_dir: Path):
+    def __init__(self, envs_dir: Path, memory_bytes: int | None = None):
         self.envs_dir = envs_dir
+        self.memory_bytes = memory_bytes
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -89,11 +114,13 @@ class VenvBackend(Backend):
         with self._lock(key):
             started = time.perf_counter()
             if (root / READY).exists():
-                return VenvEnvironment(cell, root, mounts, reused=True, provision_s=time.perf_counter() - started)
+                return VenvEnvironment(cell, root, mounts, memory_bytes=self.memory_bytes, reused=True,
+                                       provision_s=time.perf_counter() - started)
             if root.exists():
                 shutil.rmtree(root)
             self._create(cell, root)
-            return VenvEnvironment(cell, root, mounts, reused=False, provision_s=time.perf_counter() - started)
+            return VenvEnvironment(cell, root, mounts, memory_bytes=self.memory_bytes, reused=False,
+                                   provision_s=time.perf_counter() - started)
 
     def _create(self, cell: Cell, root: Path) -> None:
         uv = uv_binary()

@@ -17,9 +17,9 @@ from .model import build_model
 def build_report(reports: Path, console: Console | None = None) -> list[Path]:
     console = console or Console(stderr=True)
     merged = load_results(reports / "results")
-    for problem in merged.problems:
+    for problem in merged.problems + merged.incomplete:
         console.print(f"[yellow]{escape(problem)}[/]")
-    model = build_model(merged.results, merged.problems)
+    model = build_model(merged.results, merged.problems, merged.incomplete)
     index, summary = reports / "index.html", reports / "summary.md"
     write_text(index, render_html(model, bench_html(model)))
     write_text(summary, render_markdown(model))

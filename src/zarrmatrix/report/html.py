@@ -241,6 +241,9 @@ def render_html(model: ReportModel, bench_html: str = "") -> str:
                      "neither given (--mnist-dir) nor downloadable.")
     if problems:
         notes.append(f"Result files that did not validate and were left out: <ul>{problems}</ul>")
+    if model.incomplete:
+        items = "".join(f"<li>{e(p)}</li>" for p in model.incomplete)
+        notes.append(f"Incomplete results, kept beside the complete ones and not shown in the matrix: <ul>{items}</ul>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>zarrmatrix: who can read a Zarr ZipStore?</title>
 <style>{STYLE}</style><script type="text/javascript">{get_plotlyjs()}</script></head>

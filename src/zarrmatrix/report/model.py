@@ -47,13 +47,18 @@ class FixtureColumn:
     zarr_format: int | None
     variant: str
     synthetic: bool
-    written_ok: bool
+    writer_error: str | None = None
+
+    @property
+    def written_ok(self) -> bool:
+        return self.writer_error is None
 
     @property
     def label(self) -> str:
         fmt = f"v{self.zarr_format}" if self.zarr_format else "v?"
         tag = " (synthetic)" if self.synthetic else ""
-        return f"{self.writer_label} · {fmt} · {self.variant}{tag}"
+        failed = " — writer failed" if self.writer_error else ""
+        return f"{self.writer_label} · {fmt} · {self.variant}{tag}{failed}"
 
     def sort_key(self, writers: dict[str, Reader]) -> tuple:
         w = writers.get(self.writer or "")
@@ -123,6 +128,7 @@ class ReportModel:
     cells: dict[tuple[str, str], Summary]
     bench: list[BenchRow]
     problems: list[str]
+    incomplete: list[str] = field(default_factory=list)
 
     def summaries(self) -> list[Summary]:
         return [self.cells[(r.id, f.name)] for r in self.readers for f in self.fixtures
@@ -141,10 +147,11 @@ def _fixture_column(rec: FixtureRecord, writer: Reader | None) -> FixtureColumn:
         name=rec.fixture, writer=rec.writer, writer_label=writer.label if writer else rec.writer,
         zarr_format=(manifest and manifest.zarr_format) or (3 if rec.fixture_kind.endswith("-v3") else 2),
         variant=(manifest and manifest.variant) or rec.fixture_kind, synthetic=bool(manifest and manifest.synthetic),
-        written_ok=rec.written)
+        writer_error=None if rec.written else str(rec.error.get("message") or rec.error.get("type") or "?"))
 
 
-def build_model(results: list[CellResult], problems: Sequence[str] = ()) -> ReportModel:
+def build_model(results: list[CellResult], problems: Sequence[str] = (), incomplete: Sequence[str] = ()
+                ) -> ReportModel:
     writers = {r.id: _reader_of(r) for r in results}
     columns: dict[str, FixtureColumn] = {}
     for result in results:
@@ -156,7 +163,7 @@ def build_model(results: list[CellResult], problems: Sequence[str] = ()) -> Repo
             grouped.setdefault((rec.reader, rec.fixture), []).append(rec)
             if rec.fixture not in columns:
                 columns[rec.fixture] = FixtureColumn(rec.fixture, None, rec.fixture, rec.fixture_format,
-                                                     "brought by the user", False, True)
+                                                     "brought by the user", False)
     readers = sorted((_reader_of(r) for r in results if "read" in r.cell["roles"]), key=Reader.sort_key)
     fixtures = sorted(columns.values(), key=lambda c: c.sort_key(writers))
     cells: dict[tuple[str, str], Summary] = {}
@@ -170,7 +177,7 @@ def build_model(results: list[CellResult], problems: Sequence[str] = ()) -> Repo
                                      (reader.status_reason or reader.status).strip().splitlines()[-1][:300],
                                      None, None)
             elif not fixture.written_ok:
-                cells[key] = Summary(reader.id, fixture.name, Verdict.SKIPPED,
-                                     "the writer could not write this fixture", None, None)
+                why = fixture.writer_error.strip().splitlines()[-1][:200] if fixture.writer_error.strip() else "?"
+                cells[key] = Summary(reader.id, fixture.name, Verdict.SKIPPED, f"writer failed: {why}", None, None)
     bench = [BenchRow(r.id, rec) for r in results for rec in r.of_kind("bench")]
-    return ReportModel(results, readers, fixtures, cells, bench, list(problems))
+    return ReportModel(results, readers, fixtures, cells, bench, list(problems), list(incomplete))

@@ -1,0 +1,44 @@
+"""One run per reports folder at a time.
+
+A run holds an exclusive flock on `<reports>/.zarrmatrix.lock`, with its pid
+written inside for the message a second run shows. The kernel drops the lock
+when its holder dies, however it dies (kill -9 included): a stale lock file
+is simply taken over by the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from .errors import UserError
+
+LOCK_NAME = ".zarrmatrix.lock"
+
+
+class ReportsLock:
+    def __init__(self, folder: Path):
+        self.path = folder / LOCK_NAME
+        self._fd: int | None = None
+
+    def __enter__(self) -> ReportsLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise UserError(f"{self.path.parent} is in use by another zarrmatrix run (pid {holder}); wait for it "
+                            "to end, or give this run another --reports folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

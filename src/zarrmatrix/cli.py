@@ -114,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     try:
-        matrix = _with_docker_options(load_matrix(args.matrix), args)
+        # The report commands read results alone: they work without a matrix file.
+        matrix = None if args.command in ("report", "bench-table") else _with_docker_options(
+            load_matrix(args.matrix), args)
         return COMMANDS[args.command](args, matrix, console)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

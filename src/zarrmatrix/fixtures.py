@@ -72,10 +72,10 @@ def over_limits(zf: zipfile.ZipFile, limits: ExtractionLimits) -> str | None:
     packed = sum(i.compress_size for i in infos)
     if declared > limits.max_bytes:
         return (f"the zip declares {declared:,} bytes uncompressed, over the limit of {limits.max_bytes:,} "
-                "(fixtures.max_unzipped_bytes)")
+                "(limits.unzipped in matrix.yaml)")
     if declared > 2**20 and declared > limits.max_ratio * max(packed, 1):
         return (f"the zip expands {declared / max(packed, 1):,.0f}:1 ({packed:,} bytes to {declared:,}), over the "
-                f"limit of {limits.max_ratio:,.0f}:1 (fixtures.max_compression_ratio): a zip bomb")
+                f"limit of {limits.max_ratio:,.0f}:1 (limits.compression_ratio in matrix.yaml): a zip bomb")
     return None
 
 

@@ -6,6 +6,8 @@ import json
 import os
 import stat
 import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -294,3 +296,40 @@ def test_probes_do_not_see_the_users_zarr_config(tmp_path, work_dir):
     probe_env = result["environment"]["probe_env"]
     assert probe_env["HOME"].startswith(str(work_dir)) and not any(k.startswith("ZARR_") for k in probe_env)
     assert result["environment"]["limits"]["address_space_bytes"] == 768 * 2**20
+
+
+READER_HANGS = '''
+import os, runpy, sys, time
+if "--request" in sys.argv:
+    time.sleep(3600)
+runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_real_read_zarr.py"), run_name="__main__")
+'''
+
+
+@pytest.mark.integration
+def test_kill_9_of_the_runner_keeps_results_and_leaves_no_probe_behind(tmp_path, work_dir, probes_copy):
+    matrix = write_matrix(tmp_path, ZARR3_READER.replace("timeout_s: 60", "timeout_s: 8").replace(
+        "roles: [read]", "roles: [write, read]\n    writes: [zipstore-v3]"))
+    args = [sys.executable, "-m", "zarrmatrix", "run", "--matrix", str(matrix), "--backend", "venv", "--work",
+            str(work_dir), "--reports", str(tmp_path / "reports"), "--probes-dir", str(probes_copy)]
+    assert subprocess.run(args, cwd=tmp_path, capture_output=True, timeout=600).returncode == 0
+    before = snapshot(tmp_path / "reports" / "results")
+    (probes_copy / "read_zarr.py").rename(probes_copy / "_real_read_zarr.py")
+    (probes_copy / "read_zarr.py").write_text(READER_HANGS)
+    runner = subprocess.Popen(args + ["--phase", "read"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not probes_running(probes_copy) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert probes_running(probes_copy)
+    runner.kill()
+    runner.wait()
+    killed = time.monotonic()
+    while probes_running(probes_copy) and time.monotonic() - killed < 60:
+        time.sleep(0.5)
+    assert not probes_running(probes_copy) and time.monotonic() - killed < 8 + 5 + 3
+    assert snapshot(tmp_path / "reports" / "results") == before
+
+
+def probes_running(probes: Path) -> bool:
+    return subprocess.run(["pgrep", "-f", f"{probes}/read_zarr.py --request"], capture_output=True).returncode == 0

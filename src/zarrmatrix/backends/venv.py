@@ -59,6 +59,19 @@ def memory_limited(argv: list[str], limit_bytes: int | None) -> list[str]:
     return [prlimit, f"--as={limit_bytes}", "--", *argv]
 
 
+# How much longer than its timeout a probe may outlive a runner that was killed (kill -9) before killing it.
+ORPHAN_GRACE_S = 5
+
+
+def outliving_guard(argv: list[str], timeout: float) -> list[str]:
+    """`argv` under coreutils' timeout, a little past the runner's own: the runner kills a probe at its
+    timeout, but a runner killed with -9 cannot, and the probe (in its own session) would run on unbounded."""
+    timeout_binary = shutil.which("timeout")
+    if timeout_binary is None:
+        return argv
+    return [timeout_binary, "--signal=KILL", f"{timeout + ORPHAN_GRACE_S:g}", *argv]
+
+
 class VenvEnvironment(Environment):
     """A uv venv. A process on the host can write wherever the user can: the
     writable-fixtures mode changes nothing here, and there is nothing to release."""
@@ -75,7 +88,8 @@ class VenvEnvironment(Environment):
 
     def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
         argv = memory_limited([str(self.python), str(self.mounts.probes / probe), *args], self.memory_bytes)
-        return run_process(argv, timeout=timeout, env=self.probe_env(), cwd=self.mounts.work)
+        return run_process(outliving_guard(argv, timeout), timeout=timeout, env=self.probe_env(),
+                           cwd=self.mounts.work)
 
     def probe_env(self) -> dict[str, str]:
         return probe_environ(self.mounts.work / "home")

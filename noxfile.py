@@ -8,6 +8,7 @@
     nox -s "cell(<id>)"      one cell alone (after writing the fixtures it reads)
     nox -s report            rebuild reports/index.html from reports/results/*.json
     nox -s bench             only the store benchmark, printed as a table
+    nox -s bench-runner      the read phase by isolation: one process per attempt against a fork per attempt
     nox -s check -- A.zip    which reader cells can open A.zip?
     nox -s lint              ruff
     nox -s tests             the test suite
@@ -100,6 +101,13 @@ def bench(session: nox.Session) -> None:
     _zarrmatrix(session, "run", "--phase", "bench")
     _zarrmatrix(session, "bench-table", report=True)
     _zarrmatrix(session, "report", report=True)
+
+
+@nox.session(name="bench-runner")
+def bench_runner(session: nox.Session) -> None:
+    """The read phase with one process per attempt, then with a fork per attempt, on the same warm
+    environments (after `nox -s matrix` or `nox -s fixtures`): attempts, wall time, median attempt."""
+    _zarrmatrix(session, "bench-runner")
 
 
 @nox.session

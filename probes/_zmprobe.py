@@ -11,6 +11,7 @@ verdicts; a probe only reports what it saw.
 """
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -168,20 +169,31 @@ class Opened:
 def run_reader(library, methods, describe_versions):
     """The main of a reader probe.
 
-    `methods` maps a method name to a function (fixture, arrays) -> Opened.
-    A method whose `available` is false here is left out of --list-methods.
+    `methods` maps a method name to a Method. A method whose `available` is
+    false here is left out of --list-methods. With --serve, the probe is an
+    attempt server (see serve): it has imported its library once, and forks a
+    child per attempt.
     """
     parser = argparse.ArgumentParser()
     parser.add_argument("--list-methods", action="store_true")
+    parser.add_argument("--serve", action="store_true")
     parser.add_argument("--request")
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.list_methods:
         print(json.dumps([name for name, m in methods.items() if m.available()]))
         return 0
-    with open(args.request, encoding="utf-8") as handle:
+    attempt = functools.partial(read_one, library, methods, describe_versions)
+    if args.serve:
+        return serve(attempt)
+    return attempt(args.request, args.out)
+
+
+def read_one(library, methods, describe_versions, request_path, out_path):
+    """One attempt: open one fixture with one method, and write what was seen."""
+    with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
-    out = Output(args.out)
+    out = Output(out_path)
     fixture = request["fixture"]
     wanted = request.get("arrays")
     method = methods[request["method"]]
@@ -219,6 +231,145 @@ def run_reader(library, methods, describe_versions):
         record["error"] = error_of(exc)
     record["seconds"] = round(time.perf_counter() - started, 4)
     out.emit(record)
+    return 0
+
+
+def thread_count():
+    """Threads of this process, native ones included (a library's C threads count too)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
+def _die_with_parent():
+    """Linux: SIGKILL this process when the process that forked it dies, whatever kills that one."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _child(attempt, job):
+    """In a forked child: run one attempt, its stdout and stderr into the job's file, then leave."""
+    code = 3
+    try:
+        os.setpgid(0, 0)
+        _die_with_parent()
+        fd = os.open(job["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        code = attempt(job["request"], job["out"]) or 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 3
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(attempt, poll_s=0.02):
+    """An attempt server: read jobs as JSON lines on stdin, fork a clean child per job, answer on stdout.
+
+    The parent has imported the library and never opens a fixture, so each child
+    starts from the same clean state. It forks only while it has no thread but
+    its own: a fork of a process with threads can copy a held lock and hang. It
+    kills a child at its timeout, kills every child and leaves when stdin closes
+    or its own parent dies, and its children die with it (PR_SET_PDEATHSIG).
+
+        in:  {"id": 1, "request": PATH, "out": PATH, "stderr": PATH, "timeout": 60}
+        out: {"ready": true, "threads": 1, "pid": 123}        once, first
+             {"id": 1, "returncode": 0, "signal": null, "timed_out": false, "seconds": 0.06}
+    """
+    import select
+    import signal
+
+    parent = os.getppid()
+    threads = thread_count()
+    answer = sys.stdout
+    answer.write(json.dumps({"ready": threads == 1, "threads": threads, "pid": os.getpid()}) + "\n")
+    answer.flush()
+    if threads != 1:
+        return 0
+    children = {}
+    buffered = b""
+    open_input = True
+
+    def reply(message):
+        answer.write(json.dumps(message) + "\n")
+        answer.flush()
+
+    def kill(pid):
+        for kill_fn, target in ((os.killpg, pid), (os.kill, pid)):
+            try:
+                kill_fn(target, signal.SIGKILL)
+            except OSError:
+                pass
+
+    while open_input or children:
+        if open_input:
+            readable, _, _ = select.select([0], [], [], poll_s)
+            if readable:
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    open_input = False
+                    for pid in list(children):
+                        kill(pid)
+                buffered += chunk
+                while b"\n" in buffered:
+                    line, buffered = buffered.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    job = json.loads(line.decode("utf-8"))
+                    if thread_count() != 1:
+                        reply({"id": job["id"], "refused": "the server has started threads; it cannot fork safely"})
+                        continue
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(attempt, job)
+                    try:
+                        os.setpgid(pid, pid)
+                    except OSError:
+                        pass
+                    now = time.monotonic()
+                    children[pid] = {"id": job["id"], "started": now, "deadline": now + float(job["timeout"]),
+                                     "timed_out": False}
+        else:
+            time.sleep(poll_s)
+        if os.getppid() != parent:
+            for pid in list(children):
+                kill(pid)
+            open_input = False
+        now = time.monotonic()
+        for pid, child in children.items():
+            if not child["timed_out"] and now > child["deadline"]:
+                child["timed_out"] = True
+                kill(pid)
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            child = children.pop(pid, None)
+            if child is None:
+                continue
+            signalled = os.WIFSIGNALED(status)
+            reply({"id": child["id"], "returncode": -os.WTERMSIG(status) if signalled else os.WEXITSTATUS(status),
+                   "timed_out": child["timed_out"], "seconds": round(time.monotonic() - child["started"], 4)})
     return 0
 
 

@@ -4,6 +4,7 @@ fake environments of test_runner; the rest run real cells in uv environments."""
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -298,38 +299,104 @@ def test_probes_do_not_see_the_users_zarr_config(tmp_path, work_dir):
     assert result["environment"]["limits"]["address_space_bytes"] == 768 * 2**20
 
 
-READER_HANGS = '''
-import os, runpy, sys, time
-if "--request" in sys.argv:
-    time.sleep(3600)
+FOLDERS_HANG = '''
+import json, os, runpy, time
+
+import _zmprobe
+
+real = _zmprobe.read_one
+
+
+def hang_on_folders(library, methods, versions, request_path, out_path):
+    if json.load(open(request_path))["fixture"]["variant"] == "folder":
+        time.sleep(3600)
+    return real(library, methods, versions, request_path, out_path)
+
+
+_zmprobe.read_one = hang_on_folders
 runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_real_read_zarr.py"), run_name="__main__")
 '''
 
 
 @pytest.mark.integration
-def test_kill_9_of_the_runner_keeps_results_and_leaves_no_probe_behind(tmp_path, work_dir, probes_copy):
+@pytest.mark.parametrize("isolation", ["fork", "process"])
+def test_kill_9_keeps_results_leaves_no_probe_and_the_next_run_resumes(tmp_path, work_dir, probes_copy, isolation):
     matrix = write_matrix(tmp_path, ZARR3_READER.replace("timeout_s: 60", "timeout_s: 8").replace(
         "roles: [read]", "roles: [write, read]\n    writes: [zipstore-v3]"))
+    results = tmp_path / "reports" / "results"
     args = [sys.executable, "-m", "zarrmatrix", "run", "--matrix", str(matrix), "--backend", "venv", "--work",
-            str(work_dir), "--reports", str(tmp_path / "reports"), "--probes-dir", str(probes_copy)]
+            str(work_dir), "--reports", str(tmp_path / "reports"), "--probes-dir", str(probes_copy),
+            "--isolation", isolation, "--jobs", "2"]
     assert subprocess.run(args, cwd=tmp_path, capture_output=True, timeout=600).returncode == 0
-    before = snapshot(tmp_path / "reports" / "results")
+    before = snapshot(results)
+    uninterrupted = verdicts(results / "zarr-3.1.6.json")
+    real_probe = (probes_copy / "read_zarr.py").read_text()
     (probes_copy / "read_zarr.py").rename(probes_copy / "_real_read_zarr.py")
-    (probes_copy / "read_zarr.py").write_text(READER_HANGS)
+    (probes_copy / "read_zarr.py").write_text(FOLDERS_HANG)
     runner = subprocess.Popen(args + ["--phase", "read"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
+    journal = results / "zarr-3.1.6.journal.jsonl"
     deadline = time.monotonic() + 120
-    while not probes_running(probes_copy) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert probes_running(probes_copy)
+    # Both zip attempts journaled, both folder attempts hanging.
+    while time.monotonic() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) == 3):
+        time.sleep(0.2)
+    assert len(journal.read_text().splitlines()) == 3
     runner.kill()
     runner.wait()
     killed = time.monotonic()
     while probes_running(probes_copy) and time.monotonic() - killed < 60:
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert not probes_running(probes_copy) and time.monotonic() - killed < 8 + 5 + 3
-    assert snapshot(tmp_path / "reports" / "results") == before
+    assert snapshot(results) == before
+    (probes_copy / "read_zarr.py").write_text(real_probe)
+    resumed = subprocess.run(args + ["--phase", "read"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "zarr-3.1.6: resumed 2 attempts from its journal" in resumed.stderr.replace("\n", " ")
+    result = json.loads((results / "zarr-3.1.6.json").read_text())
+    assert result["environment"]["resumed_attempts"] == 2
+    assert verdicts(results / "zarr-3.1.6.json") == uninterrupted
+    assert not journal.exists()
+
+
+def verdicts(path: Path) -> dict:
+    records = json.loads(path.read_text())["records"]
+    return {(r["fixture"], r["variant"], r["method"]): (r["verdict"], r["control_verdict"]) for r in records
+            if r["kind"] == "read"}
 
 
 def probes_running(probes: Path) -> bool:
-    return subprocess.run(["pgrep", "-f", f"{probes}/read_zarr.py --request"], capture_output=True).returncode == 0
+    return subprocess.run(["pgrep", "-f", str(probes)], capture_output=True).returncode == 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("isolation, sig, code", [("fork", signal.SIGINT, 130), ("process", signal.SIGTERM, 143)])
+def test_ctrl_c_stops_at_once_and_keeps_the_journal(tmp_path, work_dir, probes_copy, isolation, sig, code):
+    matrix = write_matrix(tmp_path, ZARR3_READER.replace("timeout_s: 60", "timeout_s: 300").replace(
+        "roles: [read]", "roles: [write, read]\n    writes: [zipstore-v3]"))
+    results = tmp_path / "reports" / "results"
+    args = [sys.executable, "-m", "zarrmatrix", "run", "--matrix", str(matrix), "--backend", "venv", "--work",
+            str(work_dir), "--reports", str(tmp_path / "reports"), "--probes-dir", str(probes_copy),
+            "--isolation", isolation, "--jobs", "2"]
+    assert subprocess.run(args + ["--phase", "write"], cwd=tmp_path, capture_output=True, timeout=600).returncode == 0
+    written = (results / "zarr-3.1.6.json").read_bytes()
+    (probes_copy / "read_zarr.py").rename(probes_copy / "_real_read_zarr.py")
+    (probes_copy / "read_zarr.py").write_text(FOLDERS_HANG)
+    runner = subprocess.Popen(args + ["--phase", "read"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    journal = results / "zarr-3.1.6.journal.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) == 3):
+        time.sleep(0.2)
+    kept = journal.read_text()
+    assert len(kept.splitlines()) == 3
+    runner.send_signal(sig)
+    sent = time.monotonic()
+    _, stderr = runner.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert runner.returncode == code, stderr[-2000:]
+    assert took < 10, f"stopping took {took:.1f} s"
+    assert "run the same command again to resume" in stderr and "Traceback" not in stderr
+    assert journal.read_text() == kept
+    assert not probes_running(probes_copy)
+    assert (results / "zarr-3.1.6.incomplete.json").exists()
+    assert (results / "zarr-3.1.6.json").read_bytes() == written

@@ -122,18 +122,29 @@ def test_reproduce_runs_one_attempt_again(tmp_path, work_dir):
 
 INJECTED = '''
 import json, os, runpy, signal, sys, time
-args = sys.argv
-if "--request" in args:
-    name = json.load(open(args[args.index("--request") + 1]))["fixture"]["name"]
+
+import _zmprobe
+
+real = _zmprobe.read_one
+
+
+def injected(library, methods, versions, request_path, out_path):
+    name = json.load(open(request_path))["fixture"]["name"]
     if name.startswith("crashme"):
         os.kill(os.getpid(), signal.SIGSEGV)
     if name.startswith("hangme"):
         time.sleep(3600)
+    return real(library, methods, versions, request_path, out_path)
+
+
+# Every attempt goes through read_one, in a fresh process or in a child of the attempt server.
+_zmprobe.read_one = injected
 runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_real_read_zarr.py"), run_name="__main__")
 '''
 
 
-def test_crash_and_hang_are_contained(tmp_path, work_dir, probes_copy):
+@pytest.mark.parametrize("isolation", ["fork", "process"])
+def test_crash_and_hang_are_contained(tmp_path, work_dir, probes_copy, isolation):
     matrix = write_matrix(tmp_path, TWO_CELLS.replace("timeout_s: 90", "timeout_s: 4"))
     assert zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "write"), cwd=tmp_path).returncode == 0
     fixtures = tmp_path / "reports" / "fixtures"
@@ -143,17 +154,19 @@ def test_crash_and_hang_are_contained(tmp_path, work_dir, probes_copy):
         shutil.copy(good.with_name(good.name + ".manifest.json"), fixtures / f"{name}.manifest.json")
     shutil.move(probes_copy / "read_zarr.py", probes_copy / "_real_read_zarr.py")
     (probes_copy / "read_zarr.py").write_text(INJECTED)
-    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "read", "--probes-dir", str(probes_copy)),
-                      cwd=tmp_path)
+    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "read", "--probes-dir", str(probes_copy),
+                                "--isolation", isolation), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     got = results(tmp_path / "reports")
+    for cell in ("zarr-2.18.7", "zarr-3.1.6"):
+        assert got[cell]["environment"]["isolation"] == isolation
     for cell in ("zarr-2.18.7", "zarr-3.1.6"):
         assert {r["verdict"] for r in reads(got[cell], "crashme")} == {"crash"}
         assert {r["verdict"] for r in reads(got[cell], "hangme")} == {"timeout"}
         assert {r["verdict"] for r in reads(got[cell], "crashme", "folder")} == {"crash"}
         assert "pass" in {r["verdict"] for r in reads(got[cell], "zarr-3.1.6__zipstore-v2")}
     assert "SIGSEGV" in reads(got["zarr-3.1.6"], "crashme")[0]["reason"]
-    leftover = subprocess.run(["pgrep", "-f", "hangme"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", str(probes_copy)], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
 
 

@@ -49,6 +49,9 @@ class FakeEnvironment(Environment):
                                    "library_version": self.cell.version, "call": "fake.open()"}) + "\n")
         return ProcessResult((probe,), 0, "", "", 0.01, False)
 
+    def start_probe(self, probe, args, stderr):
+        raise OSError("fake environments run each attempt as a process")
+
     def writer(self):
         return self
 

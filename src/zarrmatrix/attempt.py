@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,6 +23,8 @@ from .records import ReadRecord, Verdict
 from .verdicts import Context, Judgement, judge
 
 LIST_TIMEOUT_S = 120
+# How long past an attempt's timeout the host waits for its server's answer before it gives the server up.
+SERVER_GRACE_S = 15
 # The name of the attempt a cell makes when its probe cannot even import its library.
 IMPORT = "import"
 
@@ -41,8 +45,122 @@ class Attempt:
         return next((r for r in self.records if r.get("kind") == "attempt-begin"), {})
 
 
-def run_attempt(env: Environment, probe: str, request: dict[str, Any], timeout: float) -> Attempt:
-    """Run `probe` with `request` in a scratch folder of its own, and read back its records."""
+class ServerGone(Exception):
+    """The attempt server ended (or was closed) before it answered."""
+
+
+class AttemptServer:
+    """A cell's probe, started once with --serve: it has imported its library and forks a
+    clean child per attempt, so an attempt costs a fork instead of an interpreter and its imports.
+
+        server = AttemptServer.start(env, "read_zarr.py")   # None where the probe cannot serve
+        result = server.attempt(request_path, out_path, stderr_path, timeout=60)
+        server.close()                                      # kills its children too
+
+    A child's signal is the attempt's crash, its timeout is enforced by the server, and the server
+    answers each job on its own line, so attempts of one cell run side by side."""
+
+    def __init__(self, env: Environment, probe: str, proc: subprocess.Popen, stderr: Path):
+        self.env, self.probe, self.proc, self.stderr = env, probe, proc, stderr
+        self._lock = threading.Lock()
+        self._next = 0
+        self._waiting: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
+        self._closed = False
+        self.closing = False
+        self.ready: dict[str, Any] = {}
+        self._reader = threading.Thread(target=self._read, name=f"server-{env.cell.id}", daemon=True)
+
+    @classmethod
+    def start(cls, env: Environment, probe: str, timeout: float = LIST_TIMEOUT_S) -> tuple[AttemptServer | None, str]:
+        """A ready server, or None and why not (the probe could not import, or started threads at import)."""
+        stderr = Path(tempfile.mkstemp(prefix=f"server-{env.cell.id}-", suffix=".stderr", dir=env.mounts.work)[1])
+        try:
+            proc = env.start_probe(probe, ["--serve"], stderr)
+        except OSError as exc:
+            return None, f"the attempt server could not start: {exc}"
+        server = cls(env, probe, proc, stderr)
+        first = server._first_line(timeout)
+        if first is None or not first.get("ready"):
+            server.close()
+            if first is None:
+                tail = stderr.read_text(errors="replace")[-300:].strip()
+                return None, f"the attempt server did not start: {tail or 'no answer'}"
+            return None, f"the probe has {first.get('threads')} threads after its imports: forking it is unsafe"
+        server.ready = first
+        server._reader.start()
+        return server, "fork"
+
+    def _first_line(self, timeout: float) -> dict[str, Any] | None:
+        box: list[bytes] = []
+        reader = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        try:
+            return json.loads(box[0]) if box and box[0] else None
+        except json.JSONDecodeError:
+            return None
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                answer = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            with self._lock:
+                waiting = self._waiting.pop(answer.get("id"), None)
+            if waiting is not None:
+                waiting[1].update(answer)
+                waiting[0].set()
+        with self._lock:
+            self._closed = True
+            for event, _ in self._waiting.values():
+                event.set()
+            self._waiting.clear()
+
+    def attempt(self, args: dict[str, str], host_stderr: Path, timeout: float) -> ProcessResult:
+        """Run one attempt in a forked child. `args` holds the request, out and stderr paths, in the
+        environment's terms; raises ServerGone if the server ended first."""
+        event, answer = threading.Event(), {}
+        with self._lock:
+            if self._closed:
+                raise ServerGone(f"the attempt server of {self.env.cell.id} has ended")
+            self._next += 1
+            job = dict(args, id=self._next, timeout=timeout)
+            self._waiting[job["id"]] = (event, answer)
+            try:
+                self.proc.stdin.write((json.dumps(job) + "\n").encode())
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError) as exc:
+                self._waiting.pop(job["id"], None)
+                raise ServerGone(f"the attempt server of {self.env.cell.id} has ended: {exc}") from exc
+        # The server kills the child at its timeout; past that with a margin, the server itself is stuck.
+        if not event.wait(timeout + SERVER_GRACE_S) or "seconds" not in answer:
+            raise ServerGone(answer.get("refused") or f"the attempt server of {self.env.cell.id} did not answer")
+        stderr = host_stderr.read_text(errors="replace") if host_stderr.exists() else ""
+        return ProcessResult((self.probe, "--serve", f"job {job['id']}"), answer["returncode"], "", stderr,
+                             float(answer["seconds"]), bool(answer["timed_out"]))
+
+    def close(self) -> None:
+        """End the server: it kills its children and leaves when its stdin closes; kill it if it does not."""
+        with self._lock:
+            self._closed = True
+            self.closing = True
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(SERVER_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.unlink(missing_ok=True)
+
+
+def run_attempt(env: Environment, probe: str, request: dict[str, Any], timeout: float,
+                server: AttemptServer | None = None) -> Attempt:
+    """Run `probe` with `request` in a scratch folder of its own, and read back its records: in a
+    child of the cell's attempt server where there is one, else in a fresh process."""
     scratch = env.mounts.work
     scratch.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{env.cell.id}-", dir=scratch))
@@ -51,7 +169,18 @@ def run_attempt(env: Environment, probe: str, request: dict[str, Any], timeout: 
     try:
         (folder / "request.json").write_text(json.dumps(request))
         args = ["--request", env.env_path(folder / "request.json"), "--out", env.env_path(folder / "records.jsonl")]
-        result = env.run_probe(probe, args, timeout=timeout)
+        result = None
+        if server is not None:
+            try:
+                result = server.attempt({"request": args[1], "out": args[3],
+                                         "stderr": env.env_path(folder / "stderr.txt")},
+                                        folder / "stderr.txt", timeout)
+            except ServerGone:
+                if server.closing:  # closed on purpose (the run is stopping): no attempt in its place
+                    raise
+                result = None
+        if result is None:
+            result = env.run_probe(probe, args, timeout=timeout)
         records = []
         out = folder / "records.jsonl"
         if out.exists():
@@ -96,7 +225,7 @@ class ReproCommand:
 
 def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, method: str | None, *,
                  expected: Sequence[dict[str, Any]] | None, repro: str,
-                 failed_listing: ProcessResult | None = None) -> ReadRecord:
+                 failed_listing: ProcessResult | None = None, server: AttemptServer | None = None) -> ReadRecord:
     """Open `fixture` (its zip, or its unzipped control) with one `method` of the cell's probe.
 
     `method` None means the probe could not even list its methods: its import
@@ -131,7 +260,7 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
                "method": method,
                "arrays": None if expected is None else
                [{k: a[k] for k in ("path", "shape", "dtype") if k in a} for a in expected]}
-    attempt = run_attempt(env, probe, request, timeout)
+    attempt = run_attempt(env, probe, request, timeout, server)
     final = attempt.final
     seen = final or attempt.begun
     ctx = Context(cell.library, seen.get("zarr_version"), fixture.zarr_format)

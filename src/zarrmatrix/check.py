@@ -97,7 +97,7 @@ def replace_folder(target: Path, new: Path) -> None:
 
 
 def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console, *, backend: str | None,
-              jobs: int, json_out: Path | None) -> int:
+              jobs: int, json_out: Path | None, isolation: str = "fork") -> int:
     inputs = sort_inputs(zips)
     for item in inputs:
         if item.problem:
@@ -114,7 +114,8 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
                json.dumps({i.name: str(i.path.resolve()) for i in checked}, indent=1))
 
     readers = [c for c in matrix.cells if "read" in c.roles]
-    runner = Runner(matrix, layout, backend_choice=backend, jobs=jobs, console=console)
+    runner = Runner(matrix, layout, backend_choice=backend, jobs=jobs, console=console, isolation=isolation,
+                    fresh=True)
     runner.run(readers, phases=["read"])
     merged = load_results(layout.results)
     model = build_model(merged.results, merged.problems, merged.incomplete)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +44,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-bundle", type=Path, default=None,
                         help="a CA bundle for image builds behind a TLS-intercepting proxy "
                              "(default: docker.ca_bundle, else $PIP_CERT or $SSL_CERT_FILE)")
+    parser.add_argument("--isolation", choices=("fork", "process"), default="fork",
+                        help="fork: each cell imports its library once and forks a child per read attempt "
+                             "(default); process: a fresh interpreter per attempt")
+    parser.add_argument("--fresh", action="store_true",
+                        help="ignore the journals of earlier runs that were cut short, and run every attempt")
     parser.add_argument("--probes-dir", type=Path, default=None, help=argparse.SUPPRESS)
 
 
@@ -66,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-shape", type=int, nargs="+", metavar="N",
                    help="benchmark array shape instead of matrix.yaml's (the real size: 8192 8192)")
     p.add_argument("--bench-chunks", type=int, nargs="+", metavar="N", help="benchmark chunk shape (e.g. 1024 1024)")
+
+    p = sub.add_parser("bench-runner", help="the read phase with each isolation (process, fork): wall time, "
+                                            "median attempt, and whether the verdicts agree")
+    _common(p)
+    _run_options(p)
+    p.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (default: every reader)")
 
     p = sub.add_parser("report", help="merge the results and render reports/index.html")
     _common(p)
@@ -110,9 +122,18 @@ def _with_docker_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
     return replace(matrix, docker=replace(matrix.docker, base_images=mapping, ca_bundle=ca))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as a Ctrl-C is: stop at once, keep what finished."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         # The report commands read results alone: they work without a matrix file.
         matrix = None if args.command in ("report", "bench-table") else _with_docker_options(
@@ -121,6 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"{'terminated' if terminated else 'interrupted'}: the attempts that finished are kept in each "
+              "cell's journal (reports/results/<cell>.journal.jsonl); run the same command again to resume",
+              file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _validate(args, matrix: Matrix, console: Console) -> int:
@@ -164,6 +193,7 @@ def _run(args, matrix: Matrix, console: Console) -> int:
     matrix = _with_bench_options(matrix, args)
     cells = matrix.select(args.cells)
     runner = Runner(matrix, _layout(args), backend_choice=args.backend, jobs=args.jobs, console=console,
+                    isolation=args.isolation, fresh=args.fresh,
                     mnist_dir=args.mnist_dir)
     runs = runner.run(cells, phases=args.phase)
     for run in runs:
@@ -195,11 +225,24 @@ def _bench_table(args, matrix: Matrix, console: Console) -> int:
     return 0
 
 
+def _bench_runner(args, matrix: Matrix, console: Console) -> int:
+    from .bench_runner import bench_runner
+    from .report.terminal import stdout_console
+    from .runner import Runner
+
+    def make_runner(layout, isolation):
+        return Runner(matrix, layout, backend_choice=args.backend, jobs=args.jobs, console=console,
+                      isolation=isolation, fresh=True)
+
+    cells = [c for c in matrix.select(args.cells) if "read" in c.roles]
+    return bench_runner(make_runner, _layout(args), cells, console, stdout_console())
+
+
 def _check(args, matrix: Matrix, console: Console) -> int:
     from .check import run_check
 
     return run_check(args.zips, matrix, _layout(args, reports=args.out, fixtures=args.out / "fixtures"), console,
-                     backend=args.backend, jobs=args.jobs, json_out=args.json)
+                     backend=args.backend, jobs=args.jobs, json_out=args.json, isolation=args.isolation)
 
 
 def _reproduce(args, matrix: Matrix, console: Console) -> int:
@@ -215,6 +258,7 @@ COMMANDS = {
     "run": _run,
     "report": _report,
     "bench-table": _bench_table,
+    "bench-runner": _bench_runner,
     "check": _check,
     "reproduce": _reproduce,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import zipfile
@@ -30,6 +31,15 @@ class Fixture:
     @property
     def arrays(self) -> list[dict[str, Any]] | None:
         return None if self.manifest is None else self.manifest.arrays
+
+    @cached_property
+    def sha256(self) -> str:
+        """The zip's own checksum: what a journal's attempts on it depend on."""
+        digest = hashlib.sha256()
+        with open(self.zip_path, "rb") as handle:
+            for block in iter(lambda: handle.read(2**20), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
     @cached_property
     def zarr_format(self) -> int | None:

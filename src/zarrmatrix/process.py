@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,31 @@ class ProcessResult:
         return (self.stderr or self.stdout)[-limit:]
 
 
+# The process groups running now, so that a stopping run can end them at once.
+_running: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def kill_running() -> None:
+    """Kill every process group that run_process is waiting for: their callers return at once."""
+    with _running_lock:
+        groups = list(_running)
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def start_process(argv: Sequence[str], *, stderr: Path, env: Mapping[str, str] | None = None,
+                  cwd: str | Path | None = None) -> subprocess.Popen:
+    """Start `argv` with pipes on stdin and stdout, in a session of its own (a Ctrl-C in the terminal
+    reaches the runner, which decides what ends), its stderr to a file."""
+    with open(stderr, "wb") as err:
+        return subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True)
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -65,6 +91,8 @@ def run_process(
         start_new_session=True,
     )
     timed_out = False
+    with _running_lock:
+        _running.add(proc.pid)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -74,6 +102,9 @@ def run_process(
         except ProcessLookupError:
             pass
         stdout, stderr = proc.communicate()
+    finally:
+        with _running_lock:
+            _running.discard(proc.pid)
     return ProcessResult(
         argv=tuple(argv),
         returncode=proc.returncode,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -23,14 +23,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import backends
-from .attempt import ReproCommand, list_methods, read_attempt, run_attempt
+from .attempt import IMPORT, AttemptServer, ReproCommand, ServerGone, list_methods, read_attempt, run_attempt
 from .backends.base import Environment, Mounts
 from .bench import TIMEOUT_FACTOR, bench_records
 from .fixtures import Fixture, discover, manifest_path, remove_written_by
+from .journal import JOURNAL_SUFFIX, Journal
 from .libraries import LIBRARIES
 from .lock import ReportsLock
 from .matrix import Cell, Matrix
-from .process import ProcessResult
+from .process import ProcessResult, kill_running
 from .records import (
     PHASE_KINDS,
     CellResult,
@@ -90,6 +91,11 @@ class CellRun:
     methods: list[str] = field(default_factory=list)
     # The --list-methods run, kept when it failed: its import error is every attempt's verdict.
     failed_listing: ProcessResult | None = None
+    # How its read attempts ran: "fork" (children of its attempt server) or "process", and why.
+    isolation: str | None = None
+    server: AttemptServer | None = None
+    journal: Journal | None = None
+    resumed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -123,6 +129,8 @@ class CellRun:
                 "provision_s": None if self.env is None else round(self.env.provision_s, 3),
                 "probe_env": None if self.env is None else self.env.probe_env(),
                 "limits": None if self.env is None else self.env.limits(),
+                "isolation": self.isolation,
+                "resumed_attempts": self.resumed,
             },
             host=host_facts(),
             started=self.started,
@@ -134,7 +142,7 @@ class CellRun:
 class Runner:
     def __init__(self, matrix: Matrix, layout: Layout, *, backend_choice: str | None = None, jobs: int = 2,
                  console: Console | None = None, mnist_dir: str | None = None,
-                 selector: backends.Selector | None = None):
+                 selector: backends.Selector | None = None, isolation: str = "fork", fresh: bool = False):
         self.matrix = matrix
         self.layout = layout
         self.backend_choice = backend_choice
@@ -143,6 +151,11 @@ class Runner:
         self.mnist_dir = mnist_dir
         self.selector = selector or backends.Selector(matrix, layout.work, self.console)
         self._envs_lock = threading.Lock()
+        self.isolation = isolation
+        self.fresh = fresh
+        # Set when the run is told to stop: no attempt starts, and what was running is not recorded.
+        self.stopping = threading.Event()
+        self._servers: list[AttemptServer] = []
         # The ids of the cells whose result could not be saved in the last run.
         self.unsaved: list[str] = []
 
@@ -267,16 +280,77 @@ class Runner:
         fixtures = [f if f.manifest is not None else self._with_reference(readers, f) for f in fixtures]
         tasks = []
         for run in readers:
+            done = {(r.fixture, r.variant, r.method) for r in self._open_journal(run, fixtures)}
             for fixture in fixtures:
-                if not run.methods:
-                    tasks.append((run, fixture, "zip", None))
-                    continue
-                for method in run.methods:
-                    tasks.append((run, fixture, "zip", method))
-                    tasks.append((run, fixture, "folder", method))
-        self.parallel(tasks, lambda t: t[0].add(self.read(*t)), "reading fixtures")
+                wanted = [("zip", None)] if not run.methods else [
+                    (variant, method) for method in run.methods for variant in ("zip", "folder")]
+                tasks.extend((run, fixture, variant, method) for variant, method in wanted
+                             if (fixture.name, variant, method or IMPORT) not in done)
+        try:
+            self.parallel([r for r in readers if r.methods and any(t[0] is r for t in tasks)], self._start_server,
+                          "starting attempt servers")
+            self.parallel(tasks, self._read_task, "reading fixtures")
+        finally:
+            self._close_servers()
         for run in readers:
             link_controls(run.records)
+
+    def _open_journal(self, run: CellRun, fixtures: Sequence[Fixture]) -> list[ReadRecord]:
+        """The cell's journal: the attempts an earlier run of the same environment, fixtures and methods
+        finished (none with --fresh) are this run's too, and every attempt this run finishes goes in."""
+        path = self.layout.results / f"{run.cell.id}{JOURNAL_SUFFIX}"
+        header = {"cell": run.cell.id, "backend": run.backend, "env_key": run.cell.env_key(),
+                  "fixtures": {f.name: f.sha256 for f in fixtures}, "methods": run.methods}
+        if self.fresh:
+            path.unlink(missing_ok=True)
+        run.journal = Journal(path, header)
+        done = run.journal.resume()
+        run.records.extend(done)
+        run.resumed = len(done)
+        if done:
+            self.console.print(f"{escape(run.cell.id)}: resumed {len(done)} attempts from its journal "
+                               f"({escape(path.name)}); --fresh runs them again")
+        return done
+
+    def _start_server(self, run: CellRun) -> None:
+        if self.isolation != "fork":
+            run.isolation = "process"
+            return
+        server, how = AttemptServer.start(run.env, run.probe)
+        run.server, run.isolation = server, how if server else f"process ({how})"
+        if server is not None:
+            with self._envs_lock:
+                self._servers.append(server)
+        else:
+            self.console.print(f"[yellow]{escape(run.cell.id)}: one process per attempt[/]: {escape(how)}")
+
+    def _close_servers(self) -> None:
+        with self._envs_lock:
+            servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
+
+    def _read_task(self, task: tuple) -> None:
+        run = task[0]
+        if self.stopping.is_set():
+            return
+        try:
+            record = self.read(*task)
+        except ServerGone:
+            if self.stopping.is_set():
+                return
+            raise
+        # An attempt the stop cut short says nothing about the library: it is neither kept nor journaled.
+        if self.stopping.is_set():
+            return
+        run.add(record)
+        run.journal.append(record)
+
+    def stop(self) -> None:
+        """Stop now: no attempt starts, running ones are killed (servers kill their children)."""
+        self.stopping.set()
+        self._close_servers()
+        kill_running()
 
     def _list_methods(self, run: CellRun) -> None:
         run.methods, listing = list_methods(run.env, run.probe)
@@ -286,9 +360,9 @@ class Runner:
 
     def read(self, run: CellRun, fixture: Fixture, variant: str, method: str | None) -> ReadRecord:
         """One read attempt of `run`'s cell, checked against the fixture's manifest."""
-        repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or "import", variant)
+        repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or IMPORT, variant)
         return read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays, repro=repro,
-                            failed_listing=run.failed_listing)
+                            failed_listing=run.failed_listing, server=run.server)
 
     def repro_command(self, run: CellRun) -> ReproCommand:
         return ReproCommand(self.matrix.path, run.backend, self.matrix.docker.base_images, self.layout.fixtures_dir)
@@ -351,6 +425,8 @@ class Runner:
                 if complete:
                     write_result(path, result)
                     partial.unlink(missing_ok=True)
+                    if run.journal is not None:
+                        run.journal.remove()
                 else:
                     result.extra["incomplete"] = "the run failed or was interrupted before this cell finished"
                     write_result(partial, result)
@@ -379,9 +455,17 @@ class Runner:
                 finally:
                     progress.advance(task)
 
-            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                for future in [pool.submit(step, item) for item in items]:
-                    future.result()
+            pool = ThreadPoolExecutor(max_workers=self.jobs)
+            try:
+                pending = {pool.submit(step, item) for item in items}
+                while pending:
+                    # A short wait, not one long join: a Ctrl-C reaches the main thread at once.
+                    _, pending = wait(pending, timeout=0.2)
+            except BaseException:
+                self.stop()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
 
 
 def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable[str]) -> CellResult:

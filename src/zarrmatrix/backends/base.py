@@ -3,6 +3,7 @@ probe in it, and say what is installed there."""
 
 from __future__ import annotations
 
+import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,11 @@ class Environment(ABC):
     @abstractmethod
     def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
         """Run probes/<probe> with `args`, whose paths are already in this environment's terms (env_path)."""
+
+    @abstractmethod
+    def start_probe(self, probe: str, args: Sequence[str], stderr: Path) -> subprocess.Popen:
+        """Start probes/<probe> as a long-lived process with pipes on stdin and stdout (an attempt server);
+        its stderr goes to the host file `stderr`. Its caller ends it by closing stdin."""
 
     def env_path(self, host_path: Path) -> str:
         """How a probe in this environment names a host path below its mounts."""

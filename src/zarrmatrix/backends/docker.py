@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..matrix import Cell, DockerConfig
-from ..process import ProcessResult, run_process
+from ..process import ProcessResult, run_process, start_process
 from .base import Backend, EnvFailed, Environment, Mounts
+from .venv import SINGLE_THREADED
 
 BUILD_TIMEOUT_S = 1800
 DOCKER_TIMEOUT_S = 120
@@ -98,6 +100,14 @@ class DockerEnvironment(Environment):
     def env_path(self, host_path: Path) -> str:
         return container_path(host_path, self.mounts)
 
+    def start_probe(self, probe: str, args: Sequence[str], stderr: Path) -> subprocess.Popen:
+        container = self._ensure()
+        return start_process(["docker", "exec", "--interactive", container, "python3",
+                              f"{IN_CONTAINER['probes']}/{probe}", *args], stderr=stderr)
+
+    def probe_env(self) -> dict[str, str]:
+        return dict(SINGLE_THREADED)
+
     def limits(self) -> dict[str, Any]:
         return {"memory": self.config.memory, "pids": self.config.pids, "how": "docker run --memory --pids-limit"}
 
@@ -124,6 +134,7 @@ class DockerEnvironment(Environment):
             "--volume", f"{Path(mounts.fixtures).resolve()}:{IN_CONTAINER['fixtures']}:{fixtures_mode}",
             "--volume", f"{Path(mounts.work).resolve()}:{IN_CONTAINER['work']}:rw",
             "--workdir", IN_CONTAINER["work"],
+            *[arg for name, value in SINGLE_THREADED.items() for arg in ("--env", f"{name}={value}")],
             "--entrypoint", "sleep", self.image, "infinity",
         )
         if result.returncode != 0:

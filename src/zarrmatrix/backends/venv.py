@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..matrix import Cell
-from ..process import ProcessResult, run_process
+from ..process import ProcessResult, run_process, start_process
 from .base import Backend, EnvFailed, Environment, Mounts
 
 INSTALL_TIMEOUT_S = 900
@@ -35,6 +36,11 @@ def uv_binary() -> str:
         return found
 
 
+# Numerical libraries start worker threads at import (OpenBLAS under numpy does); a process with
+# threads cannot be forked safely, and a probe reads, it does not compute. Same in every isolation.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def probe_environ(home: Path) -> dict[str, str]:
     """A clean environment for a probe: the host's PATH and locale, and nothing else of the user's.
 
@@ -46,7 +52,7 @@ def probe_environ(home: Path) -> dict[str, str]:
     for sub in (".config", ".cache"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"),
-               TMPDIR=str(home), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
+               TMPDIR=str(home), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1", **SINGLE_THREADED)
     return env
 
 
@@ -90,6 +96,10 @@ class VenvEnvironment(Environment):
         argv = memory_limited([str(self.python), str(self.mounts.probes / probe), *args], self.memory_bytes)
         return run_process(outliving_guard(argv, timeout), timeout=timeout, env=self.probe_env(),
                            cwd=self.mounts.work)
+
+    def start_probe(self, probe: str, args: Sequence[str], stderr: Path) -> subprocess.Popen:
+        argv = memory_limited([str(self.python), str(self.mounts.probes / probe), *args], self.memory_bytes)
+        return start_process(argv, stderr=stderr, env=self.probe_env(), cwd=self.mounts.work)
 
     def probe_env(self) -> dict[str, str]:
         return probe_environ(self.mounts.work / "home")

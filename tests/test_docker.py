@@ -4,16 +4,20 @@ broken Docker path must not hide behind a green run."""
 
 import json
 import os
+import shutil
 import subprocess
+import zipfile
 
 import pytest
 
+from zarrmatrix.attempt import AttemptServer, run_attempt
 from zarrmatrix.backends import docker_answers
 from zarrmatrix.backends.base import Mounts
 from zarrmatrix.backends.docker import CONTAINER_LABEL, DockerBackend
 from zarrmatrix.matrix import load_matrix
 
-from .conftest import write_matrix, zarrmatrix
+from .conftest import PROBES, write_matrix, zarrmatrix
+from .test_integration import INJECTED
 
 pytestmark = pytest.mark.docker
 
@@ -127,3 +131,36 @@ def test_timeout_and_crash_inside_a_container(engine, tmp_path):
     assert hung.timed_out and hung.seconds < 30
     assert crashed.signal_name == "SIGSEGV" and not crashed.timed_out
     assert "hang.py" not in left
+
+
+def test_the_attempt_server_contains_crash_and_hang_in_a_container(engine, tmp_path):
+    cell = next(c for c in load_matrix(write_matrix(tmp_path, DOCKER_MATRIX)).cells if c.id == "zarr-3.1.6")
+    probes = tmp_path / "probes"
+    shutil.copytree(PROBES, probes)
+    (probes / "read_zarr.py").rename(probes / "_real_read_zarr.py")
+    (probes / "read_zarr.py").write_text(INJECTED)
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    for name in ("crashme.zip", "hangme.zip"):
+        with zipfile.ZipFile(fixtures / name, "w") as zf:
+            zf.writestr("zarr.json", "{}")
+    mounts = Mounts(probes=probes, fixtures=fixtures, work=tmp_path / "scratch")
+    with DockerBackend(load_matrix(write_matrix(tmp_path, DOCKER_MATRIX)).docker, tmp_path).provision(
+            cell, mounts) as env:
+        server, how = AttemptServer.start(env, "read_zarr.py")
+        assert server is not None, how
+
+        def attempt(name, timeout):
+            request = {"fixture": {"path": env.env_path(fixtures / name), "variant": "zip", "name": name,
+                                   "zarr_format": 3}, "method": "store-object", "arrays": None}
+            return run_attempt(env, "read_zarr.py", request, timeout, server).result
+
+        try:
+            crashed = attempt("crashme.zip", 60)
+            hung = attempt("hangme.zip", 3)
+        finally:
+            server.close()
+        left = subprocess.run(["docker", "top", env._container], capture_output=True, text=True).stdout
+    assert crashed.signal_name == "SIGSEGV" and not crashed.timed_out
+    assert hung.timed_out and hung.seconds < 10
+    assert "read_zarr" not in left

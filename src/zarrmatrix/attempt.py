@@ -7,6 +7,7 @@ Below the runner: the runner, `check` and `reproduce` all make their attempts he
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -73,7 +74,10 @@ class AttemptServer:
     @classmethod
     def start(cls, env: Environment, probe: str, timeout: float = LIST_TIMEOUT_S) -> tuple[AttemptServer | None, str]:
         """A ready server, or None and why not (the probe could not import, or started threads at import)."""
-        stderr = Path(tempfile.mkstemp(prefix=f"server-{env.cell.id}-", suffix=".stderr", dir=env.mounts.work)[1])
+        env.mounts.work.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"server-{env.cell.id}-", suffix=".stderr", dir=env.mounts.work)
+        os.close(fd)
+        stderr = Path(name)
         try:
             proc = env.start_probe(probe, ["--serve"], stderr)
         except OSError as exc:
@@ -91,20 +95,31 @@ class AttemptServer:
         return server, "fork"
 
     def _first_line(self, timeout: float) -> dict[str, Any] | None:
-        box: list[bytes] = []
-        reader = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
+        """The server's ready line; what a library printed at import comes before it and is passed over."""
+        box: list[dict[str, Any]] = []
+
+        def read() -> None:
+            for line in self.proc.stdout:
+                try:
+                    message = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(message, dict) and "ready" in message:
+                    box.append(message)
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
         reader.start()
         reader.join(timeout)
-        try:
-            return json.loads(box[0]) if box and box[0] else None
-        except json.JSONDecodeError:
-            return None
+        return box[0] if box else None
 
     def _read(self) -> None:
         for line in self.proc.stdout:
             try:
                 answer = json.loads(line)
             except json.JSONDecodeError:
+                continue
+            if not isinstance(answer, dict):
                 continue
             with self._lock:
                 waiting = self._waiting.pop(answer.get("id"), None)

@@ -4,6 +4,7 @@ environment and in a fresh process, and what it saw."""
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import ExitStack
 
 from rich.console import Console
@@ -25,6 +26,7 @@ def reproduce(matrix: Matrix, layout: Layout, console: Console, *, cell_id: str,
                         f"known: {', '.join(sorted(fixtures)) or 'none'}")
     runner = Runner(matrix, layout, backend_choice=backend, jobs=1, console=console)
     with ExitStack() as envs:
+        envs.callback(shutil.rmtree, layout.scratch, ignore_errors=True)
         (run,) = runner.provision([cell], envs)
         if not run.ready:
             console.print(f"[red]{escape(cell.id)}: {run.status}[/]: {escape(run.status_reason or '')}")

@@ -9,6 +9,8 @@ closed whatever happens, and each cell's result is saved on its own.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -69,7 +71,9 @@ class Layout:
 
     @property
     def scratch(self) -> Path:
-        return self.work / "scratch"
+        """This run's scratch folder: requests, records, the probes' home. Its own, so that a run that
+        was killed leaves a folder the next run can tell is stale."""
+        return self.work / "scratch" / f"run-{os.getpid()}"
 
     def mounts(self) -> Mounts:
         return Mounts(probes=self.probes, fixtures=self.fixtures, work=self.scratch)
@@ -170,6 +174,8 @@ class Runner:
         runs: list[CellRun] = []
         complete = False
         with ReportsLock(self.layout.reports), ExitStack() as envs:
+            clean_stale_scratch(self.layout.scratch.parent)
+            envs.callback(shutil.rmtree, self.layout.scratch, ignore_errors=True)
             try:
                 runs.extend(self.provision(cells, envs))
                 if "write" in phases:
@@ -466,6 +472,19 @@ class Runner:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             pool.shutdown(wait=True)
+
+
+def clean_stale_scratch(folder: Path) -> None:
+    """Remove the scratch folders of runs that are no longer alive (a kill -9 leaves its folder behind)."""
+    for stale in folder.glob("run-*"):
+        try:
+            os.kill(int(stale.name.removeprefix("run-")), 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            continue  # alive, someone else's
 
 
 def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable[str]) -> CellResult:

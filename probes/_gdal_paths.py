@@ -5,8 +5,14 @@ import os
 
 
 def store_path(fixture):
+    """GDAL's name for the store: /vsizip/ZIP, or /vsizip/ZIP/inner for a store nested in the zip."""
     p = os.path.abspath(fixture["path"])
-    return "/vsizip/" + p if fixture["variant"] == "zip" else p
+    if fixture["variant"] != "zip":
+        return p
+    inner = fixture.get("root") or ""
+    # GDAL knows a zip by its extension; any other name (.ozx) goes in braces, GDAL's documented way.
+    archive = p if p.lower().endswith(".zip") else "{%s}" % p
+    return "/vsizip/" + archive + ("/" + inner if inner else "")
 
 
 def subdataset(fixture, array_path):

@@ -387,6 +387,20 @@ class Method:
         return Opened(lambda spec: zarr_like_read(root, spec["path"]), lambda: zarr_like_walk(root))
 
 
+def nested_root(fixture):
+    """The folder of the zip that holds the store ("" for the zip's own root): a zip made by
+    `zip -r x.zip store.zarr` nests the store under store.zarr/."""
+    return fixture.get("root") or ""
+
+
+def fsspec_url(fixture):
+    """fsspec's chained URL; a store nested in the zip is named by its folder: zip://inner::file://..."""
+    p = os.path.abspath(fixture["path"])
+    if fixture["variant"] != "zip":
+        return "file://%s" % p
+    return "zip://%s::file://%s" % (nested_root(fixture), p) if nested_root(fixture) else "zip::file://%s" % p
+
+
 def zarr_like_walk(root):
     """Every array path below a zarr 2 or zarr 3 group (or the root array itself)."""
     if not hasattr(root, "groups"):

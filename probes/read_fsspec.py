@@ -7,16 +7,11 @@ import fsspec
 import zarr
 
 from _zarr_compat import V3
-from _zmprobe import Call, Method, main_guard, run_reader
+from _zmprobe import Call, Method, fsspec_url, main_guard, nested_root, run_reader
 
 
 def versions():
     return {"library_version": fsspec.__version__, "zarr_version": zarr.__version__}
-
-
-def url(fixture):
-    p = os.path.abspath(fixture["path"])
-    return ("zip::file://%s" if fixture["variant"] == "zip" else "file://%s") % p
 
 
 class UrlChaining(Method):
@@ -25,7 +20,7 @@ class UrlChaining(Method):
     name = "url-chaining"
 
     def call(self, fixture):
-        return Call("zarr.open", zarr.open, url(fixture), mode="r")
+        return Call("zarr.open", zarr.open, fsspec_url(fixture), mode="r")
 
 
 class Filesystem(Method):
@@ -36,7 +31,7 @@ class Filesystem(Method):
     def call(self, fixture):
         if fixture["variant"] == "zip":
             fs = Call("fsspec.filesystem", fsspec.filesystem, "zip", fo=fixture["path"])
-            mapper = fs.method("get_mapper", "")
+            mapper = fs.method("get_mapper", nested_root(fixture))
         else:
             fs = Call("fsspec.filesystem", fsspec.filesystem, "file")
             mapper = fs.method("get_mapper", os.path.abspath(fixture["path"]))

@@ -2,13 +2,12 @@
 store object and on an fsspec URL. mask_and_scale=False, so that the bytes
 compared are the stored ones, not CF-decoded ones."""
 
-import os
 
 import xarray as xr
 import zarr
 
 from _zarr_compat import fixture_store
-from _zmprobe import Call, Method, Opened, main_guard, run_reader, version_of
+from _zmprobe import Call, Method, Opened, fsspec_url, main_guard, nested_root, run_reader, version_of
 
 
 def versions():
@@ -21,21 +20,21 @@ def split(path):
     return group or None, name
 
 
-def url(fixture):
-    p = os.path.abspath(fixture["path"])
-    return ("zip::file://%s" if fixture["variant"] == "zip" else "file://%s") % p
-
-
 class XarrayMethod(Method):
     """Opens one dataset per group that holds wanted arrays, and reads variables by name."""
 
     opener = "open_zarr"
+
+    # Whether the target itself names a store nested in the zip (a URL does); else it is a group to xarray.
+    target_names_root = False
 
     def target(self, fixture):
         raise NotImplementedError
 
     def call(self, fixture, group=None):
         kwargs = {"engine": "zarr"} if self.opener == "open_dataset" else {}
+        if not self.target_names_root:
+            group = "/".join(p for p in (nested_root(fixture), group) if p)
         if group:
             kwargs["group"] = group
         kwargs["mask_and_scale"] = False
@@ -70,12 +69,13 @@ class OpenDatasetStore(OpenZarrStore):
 
 class OpenZarrUrl(XarrayMethod):
     name = "open_zarr-fsspec-url"
+    target_names_root = True
 
     def available(self):
         return version_of("fsspec") is not None
 
     def target(self, fixture):
-        return url(fixture)
+        return fsspec_url(fixture)
 
 
 class OpenDatasetUrl(OpenZarrUrl):

@@ -3,12 +3,17 @@
 import zarr
 
 from _zarr_compat import fixture_store
-from _zmprobe import Call, Method, main_guard, run_reader, version_of
+from _zmprobe import Call, Method, main_guard, nested_root, run_reader, version_of
 
 
 def versions():
     return {"library_version": zarr.__version__, "zarr_version": zarr.__version__,
             "numcodecs_version": version_of("numcodecs")}
+
+
+def inner(fixture):
+    """zarr's documented way to open a store below the root of a zip: path=."""
+    return {"path": nested_root(fixture)} if nested_root(fixture) else {}
 
 
 class StoreObject(Method):
@@ -17,7 +22,7 @@ class StoreObject(Method):
     name = "store-object"
 
     def call(self, fixture):
-        return Call("zarr.open", zarr.open, fixture_store(fixture), mode="r")
+        return Call("zarr.open", zarr.open, fixture_store(fixture), mode="r", **inner(fixture))
 
 
 class PathString(Method):
@@ -26,7 +31,7 @@ class PathString(Method):
     name = "path-string"
 
     def call(self, fixture):
-        return Call("zarr.open", zarr.open, fixture["path"], mode="r")
+        return Call("zarr.open", zarr.open, fixture["path"], mode="r", **inner(fixture))
 
 
 if __name__ == "__main__":

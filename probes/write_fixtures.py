@@ -16,6 +16,7 @@ import zipfile
 import numpy as np
 import zarr
 
+from _packing import pack
 from _zarr_compat import V3, dir_store, zip_store
 from _zmprobe import checksum, error_of, main_guard, request_and_output, version_of
 
@@ -88,19 +89,37 @@ def write_zipstore(target, zarr_format, arrays, attrs, raw=False):
     return entries
 
 
-def write_dirzip(target, zarr_format, compression, arrays, attrs):
+def write_dirzip(target, zarr_format, how, arrays, attrs):
+    """A directory store, zipped afterwards the way `how` names (see _packing)."""
     folder = tempfile.mkdtemp(prefix="zm-dirzip-")
     try:
         root = open_root(dir_store(folder, False)(), zarr_format)
         root.attrs.update(attrs)
         entries = write_arrays(root, arrays)
-        with zipfile.ZipFile(target, "w", compression=compression) as zf:
-            for base, dirs, files in os.walk(folder):
-                dirs.sort()
-                for name in sorted(files):
-                    full = os.path.join(base, name)
-                    zf.write(full, os.path.relpath(full, folder))
-        return entries
+        return entries, pack(folder, target, how)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_ome(target, how):
+    """An OME-Zarr 0.5 image written by ome-zarr (two resolution levels), packed as .ozx."""
+    import ome_zarr
+    from ome_zarr.writer import write_image
+
+    folder = tempfile.mkdtemp(prefix="zm-ome-")
+    try:
+        data = (np.arange(2 * 64 * 64, dtype="uint16") % 4099).reshape(2, 64, 64)
+        root = zarr.open_group(folder, mode="w", zarr_format=3)
+        write_image(image=data, group=root, axes="cyx", scale_factors=(2,),
+                    storage_options={"chunks": (1, 32, 32)})
+        entries = []
+        for path in ("s0", "s1"):
+            # s0 is the data written; s1 is the level ome-zarr computed, as it wrote it.
+            level = data if path == "s0" else zarr.open_array(os.path.join(folder, path), mode="r")[...]
+            digest, _ = checksum(level)
+            entries.append({"path": path, "shape": list(level.shape), "dtype": str(level.dtype), "sha256": digest,
+                            "dims": ["c", "y", "x"]})
+        return entries, dict(pack(folder, target, how), ome_zarr_version=ome_zarr.__version__)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -169,9 +188,16 @@ def write(kind, target, cell_id, mnist_dir):
         variant = "ZipStore"
     elif kind.startswith("dirzip-"):
         stored = kind.startswith("dirzip-stored")
-        compression = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        entries = write_dirzip(target, zarr_format, compression, edge_arrays(), attrs)
+        entries, extra = write_dirzip(target, zarr_format, "stored" if stored else "deflated", edge_arrays(), attrs)
         variant = "dir+zip STORED" if stored else "dir+zip DEFLATED"
+    elif kind.startswith("pack-"):
+        how = kind[len("pack-"):].rsplit("-", 1)[0]
+        entries, extra = write_dirzip(target, zarr_format, how, edge_arrays(), attrs)
+        variant = PACKINGS[how]
+    elif kind.startswith("ozx-"):
+        how = kind[len("ozx-"):].rsplit("-", 1)[0]
+        entries, extra = write_ome(target, how)
+        variant = "OME-Zarr .ozx, " + ("RFC-9 packing" if how == "rfc9" else "against RFC-9")
     elif kind.startswith("xarray-"):
         entries, extra = write_xarray(target, zarr_format)
         variant = "xarray to_zarr ZipStore"
@@ -183,10 +209,19 @@ def write(kind, target, cell_id, mnist_dir):
     return zarr_format, variant, entries, extra
 
 
+PACKINGS = {
+    "nested": "dir+zip nested under a folder",
+    "dirs": "dir+zip with directory entries",
+    "macos": "dir+zip with macOS junk",
+    "zip64": "dir+zip ZIP64",
+    "shuffled": "dir+zip members shuffled",
+}
+
+
 def main():
     request, out = request_and_output()
     kind, cell_id = request["kind"], request["cell_id"]
-    name = "%s__%s.zip" % (cell_id, kind)
+    name = "%s__%s.%s" % (cell_id, kind, "ozx" if kind.startswith("ozx-") else "zip")
     target = os.path.join(request["out_dir"], name)
     # Written under names readers never pick up, and renamed when whole: a writer killed
     # half-way leaves no fixture that readers would be blamed for failing to read.

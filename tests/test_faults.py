@@ -231,7 +231,7 @@ def test_check_keeps_its_inputs_apart_and_intact(tmp_path, work_dir):
         by_source.setdefault(v["source"], []).append(v)
     assert {v["fixture"] for v in by_source[str(tmp_path / "d1" / "data.zip")]} == {"data.zip"}
     assert {v["fixture"] for v in by_source[str(tmp_path / "d2" / "data.zip")]} == {"data-2.zip"}
-    assert by_source[str(tmp_path / "notes.txt")][0]["reason"].startswith("skipped: unknown extension")
+    assert by_source[str(tmp_path / "notes.txt")][0]["reason"].startswith("skipped: not a zip file")
     assert by_source[str(tmp_path / "missing.zip")][0]["reason"] == "no such file"
     assert by_source[str(tmp_path / "d1")][0]["reason"].startswith("is a directory")
     # 1 GiB declared in 200 bytes: the probe runs out of its 768 MiB, and says so; the host does not.

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -247,7 +247,7 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
     failure is the verdict (the listing's run, or a new one)."""
     cell = env.cell
     timeout = cell.timeout_s
-    ctx = Context(cell.library, None, fixture.zarr_format)
+    ctx = Context(cell.library, None, fixture.zarr_format, variant)
 
     def record(judgement: Judgement, *, call: str, seconds: float, seen: dict[str, Any] | None = None
                ) -> ReadRecord:
@@ -265,19 +265,26 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
         result = failed_listing or env.run_probe(probe, ["--list-methods"], timeout=timeout)
         return record(judge(result, None, expected, ctx, timeout), call=f"import {cell.library}",
                       seconds=result.seconds)
+    # A store nested under a folder of the zip (`zip -r`) is opened there: in the zip by each library's
+    # documented inner path, in the control as the folder it unzips to.
+    root = fixture.root
     path = fixture.zip_path if variant == "zip" else fixture.control_path
+    if path is not None and variant == "folder" and root:
+        path = path / root
     if path is None:
         return record(Judgement(Verdict.ERROR, f"the zip could not be unzipped for the control: "
                                                f"{fixture.control_error}"),
                       call="zipfile.ZipFile.extractall", seconds=0.0)
     request = {"fixture": {"path": env.env_path(path), "variant": variant, "name": fixture.name,
-                           "zarr_format": fixture.zarr_format},
+                           "zarr_format": fixture.zarr_format, "root": root if variant == "zip" else ""},
                "method": method,
                "arrays": None if expected is None else
                [{k: a[k] for k in ("path", "shape", "dtype") if k in a} for a in expected]}
     attempt = run_attempt(env, probe, request, timeout, server)
     final = attempt.final
     seen = final or attempt.begun
-    ctx = Context(cell.library, seen.get("zarr_version"), fixture.zarr_format)
-    return record(judge(attempt.result, final, expected, ctx, timeout), call=seen.get("call") or method,
-                  seconds=attempt.result.seconds, seen=seen)
+    ctx = Context(cell.library, seen.get("zarr_version"), fixture.zarr_format, variant, seen.get("gdal_version"))
+    judgement = judge(attempt.result, final, expected, ctx, timeout)
+    if root and variant == "zip" and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
+        judgement = replace(judgement, reason=f"{judgement.reason}, opened at {root}/ (the store is nested in the zip)")
+    return record(judgement, call=seen.get("call") or method, seconds=attempt.result.seconds, seen=seen)

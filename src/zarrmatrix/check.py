@@ -26,9 +26,12 @@ from .report.model import build_model
 from .report.terminal import print_check_table, stdout_console
 from .results import load_results, write_text
 from .runner import Layout, Runner
+from .zipfacts import inspect_zip
 
 MARKER = ".zarrmatrix-check"
-EXTENSIONS = (".zip",)
+# A file with another name is checked when its content is a zip; one with these names even when it is
+# damaged, so that each reader says what it does with it.
+EXTENSIONS = (".zip", ".ozx")
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,9 @@ def sort_inputs(paths: list[Path]) -> list[Input]:
             inputs.append(Input(path, None, "no such file"))
         elif path.is_dir():
             inputs.append(Input(path, None, "is a directory (check takes zip files; zip the store first)"))
-        elif path.suffix.lower() not in EXTENSIONS:
-            inputs.append(Input(path, None, f"skipped: unknown extension {path.suffix or '(none)'!r}; "
-                                            f"check reads {', '.join(EXTENSIONS)} files"))
+        elif not zipfile.is_zipfile(path) and path.suffix.lower() not in EXTENSIONS:
+            inputs.append(Input(path, None, "skipped: not a zip file (by its content), nor named "
+                                            f"{' or '.join(EXTENSIONS)}"))
         else:
             name = path.name
             stem, n = name[: -len(path.suffix)], 2
@@ -71,7 +74,7 @@ def sort_inputs(paths: list[Path]) -> list[Input]:
                 name, n = f"{stem}-{n}{path.suffix.lower()}", n + 1
             taken.add(name.lower())
             inputs.append(Input(path, name, None if zipfile.is_zipfile(path) else
-                                "not a zip file: checked all the same, so each reader says what it does with it"))
+                                "not a readable zip: checked all the same, so each reader says what it does with it"))
     return inputs
 
 
@@ -113,6 +116,12 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
     write_text(layout.reports / "sources.json",
                json.dumps({i.name: str(i.path.resolve()) for i in checked}, indent=1))
 
+    facts = {i.name: inspect_zip(layout.fixtures / i.name) for i in checked}
+    for item in checked:
+        console.print(f"{escape(str(item.path))}: {escape(facts[item.name].summary())}")
+        if facts[item.name].nested:
+            console.print(f"  the store is nested under [bold]{escape(facts[item.name].root)}/[/] in the zip: each "
+                          "reader opens it there, by its documented inner path, where it has one")
     readers = [c for c in matrix.cells if "read" in c.roles]
     runner = Runner(matrix, layout, backend_choice=backend, jobs=jobs, console=console, isolation=isolation,
                     fresh=True)
@@ -122,7 +131,8 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
     print_check_table(model, stdout_console())
     if json_out:
         source = {i.name: str(i.path) for i in checked}
-        verdicts = [dict(s.to_json(), source=source.get(s.fixture)) for s in model.summaries()]
+        verdicts = [dict(s.to_json(), source=source.get(s.fixture), zip=facts[s.fixture].to_json())
+                    for s in model.summaries() if s.fixture in facts]
         verdicts += [{"source": str(i.path), "fixture": None, "verdict": None, "reason": i.problem}
                      for i in inputs if i.name is None]
         write_text(json_out, json.dumps(verdicts, indent=1))

@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(p)
     p.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (default: every reader)")
 
+    p = sub.add_parser("inspect", help="what a zip is, with no library under test: members, duplicates, "
+                                       "ZIP64, order, comment, nested root, and an RFC-9 (.ozx) verdict")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file, as a list")
+
     p = sub.add_parser("report", help="merge the results and render reports/index.html")
     _common(p)
     p.add_argument("--reports", type=Path, default=Path("reports"))
@@ -136,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         # The report commands read results alone: they work without a matrix file.
-        matrix = None if args.command in ("report", "bench-table") else _with_docker_options(
+        matrix = None if args.command in ("report", "bench-table", "inspect") else _with_docker_options(
             load_matrix(args.matrix), args)
         return COMMANDS[args.command](args, matrix, console)
     except UserError as exc:
@@ -238,6 +243,18 @@ def _bench_runner(args, matrix: Matrix, console: Console) -> int:
     return bench_runner(make_runner, _layout(args), cells, console, stdout_console())
 
 
+def _inspect(args, matrix: Matrix, console: Console) -> int:
+    from .report.terminal import print_zip_facts, stdout_console
+    from .zipfacts import inspect_zip
+
+    facts = [inspect_zip(path) for path in args.files]
+    if args.json:
+        print(json.dumps([f.to_json() for f in facts], indent=1))
+    else:
+        print_zip_facts(facts, stdout_console())
+    return 0
+
+
 def _check(args, matrix: Matrix, console: Console) -> int:
     from .check import run_check
 
@@ -260,5 +277,6 @@ COMMANDS = {
     "bench-table": _bench_table,
     "bench-runner": _bench_runner,
     "check": _check,
+    "inspect": _inspect,
     "reproduce": _reproduce,
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import UserError
 from .records import Manifest
+from .zipfacts import find_root
 
 MANIFEST_SUFFIX = ".manifest.json"
 CONTROLS = "_controls"
@@ -47,19 +48,24 @@ class Fixture:
             return self.manifest.zarr_format
         return sniff_format(self.zip_path)
 
+    @cached_property
+    def root(self) -> str:
+        """The folder of the zip that holds the Zarr root: "" where the zip's own root does, or
+        none is found; "store.zarr" for a zip made by `zip -r x.zip store.zarr`."""
+        try:
+            with zipfile.ZipFile(self.zip_path) as zf:
+                return find_root(zf.namelist())[0] or ""
+        except Exception:  # a broken zip has no root to find
+            return ""
+
 
 def sniff_format(zip_path: Path) -> int | None:
-    """The Zarr format of a zip nobody described: zarr.json means 3, .zgroup or .zarray means 2."""
+    """The Zarr format of a zip nobody described: that of its shallowest metadata file."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            names = {n.rsplit("/", 1)[-1] for n in zf.namelist()}
+            return find_root(zf.namelist())[1]
     except Exception:  # a broken zip has no format to tell
         return None
-    if "zarr.json" in names:
-        return 3
-    if names & {".zgroup", ".zarray"}:
-        return 2
-    return None
 
 
 def manifest_path(zip_path: Path) -> Path:
@@ -95,9 +101,9 @@ def extract_control(zip_path: Path, controls: Path, limits: ExtractionLimits = E
 
     zipfile refuses members that would land outside the folder, so a hostile
     zip brought to `check` cannot write elsewhere; `limits` keep it from filling the disk."""
-    target = controls / zip_path.stem
+    target = controls / zip_path.name
     # Beside the control, not in it: the control must hold exactly what the zip holds.
-    stamp = controls / f"{zip_path.stem}{EXTRACTED}"
+    stamp = controls / f"{zip_path.name}{EXTRACTED}"
     signature = f"{zip_path.stat().st_size} {zip_path.stat().st_mtime_ns}"
     if stamp.exists() and stamp.read_text() == signature:
         return target, None
@@ -127,11 +133,18 @@ def read_manifest(path: Path) -> Manifest:
                         "write the fixture again with `zarrmatrix run --phase write`") from exc
 
 
+def fixture_files(folder: Path) -> list[Path]:
+    """The fixtures of a folder: every file but manifests and hidden ones (a writer's half-written
+    files, a check's bookkeeping), whatever its extension: a zip is known by its content."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                  and not p.name.endswith(MANIFEST_SUFFIX))
+
+
 def discover(folder: Path, limits: ExtractionLimits = ExtractionLimits()) -> list[Fixture]:
-    """Every *.zip in `folder`, sorted by name, each with its control extracted."""
+    """Every fixture in `folder`, sorted by name, each with its control extracted."""
     fixtures = []
     controls = folder / CONTROLS
-    for zip_path in sorted(folder.glob("*.zip")):
+    for zip_path in fixture_files(folder) if folder.is_dir() else []:
         mpath = manifest_path(zip_path)
         manifest = read_manifest(mpath) if mpath.exists() else None
         control, error = extract_control(zip_path, controls, limits)

@@ -29,10 +29,15 @@ class Library:
         return f"read_{self.name}.py"
 
 
+# How people pack a Zarr folder into a zip (probes/_packing.py), each in format 2 and 3.
+PACKINGS = ("nested", "dirs", "macos", "zip64", "shuffled")
 ZARR_KINDS = (
     "zipstore-v2", "zipstore-v3", "zipstore-raw-v2", "zipstore-raw-v3",
     "dirzip-stored-v2", "dirzip-deflated-v2", "dirzip-stored-v3", "dirzip-deflated-v3",
     "mnist-zipstore-v2", "mnist-zipstore-v3",
+    *(f"pack-{how}-v{fmt}" for how in PACKINGS for fmt in (2, 3)),
+    # An OME-Zarr 0.5 image written by ome-zarr (a writer cell pins it), packed as RFC-9 asks and against it.
+    "ozx-rfc9-v3", "ozx-against-rfc9-v3",
 )
 
 # In report order: the rows of the matrix are grouped by library in this order.

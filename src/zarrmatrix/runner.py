@@ -47,6 +47,7 @@ from .records import (
 )
 from .results import INCOMPLETE_SUFFIX, SCHEMA_VERSION, host_facts, read_result, write_result
 from .verdicts import Context, judge
+from .zipfacts import inspect_zip
 
 CAPABILITIES_TIMEOUT_S = 120
 
@@ -265,14 +266,19 @@ class Runner:
         attempt = run_attempt(writer, "write_fixtures.py", request, run.cell.timeout_s)
         if attempt.final is not None:
             record = FixtureRecord.from_json(attempt.final)
+            written = self.layout.fixtures / record.fixture
+            if record.written and written.is_file():
+                facts = inspect_zip(written)
+                record.extra.update(zip_facts=facts.to_json(), zip_summary=facts.summary())
         else:
             verdict = judge(attempt.result, None, None, Context(run.cell.library, None, None), run.cell.timeout_s)
-            record = FixtureRecord(fixture=f"{run.cell.id}__{kind}.zip", fixture_kind=kind, writer=run.cell.id,
+            suffix = "ozx" if kind.startswith("ozx-") else "zip"
+            record = FixtureRecord(fixture=f"{run.cell.id}__{kind}.{suffix}", fixture_kind=kind, writer=run.cell.id,
                                    error={"type": verdict.error_type or verdict.verdict.value,
                                           "message": verdict.reason})
         if record.error:
             # A writer killed half-way cannot clean up after itself.
-            for leftover in self.layout.fixtures.glob(f".{run.cell.id}__{kind}.zip*.partial"):
+            for leftover in self.layout.fixtures.glob(f".{run.cell.id}__{kind}.*.partial"):
                 leftover.unlink()
             self.console.print(f"[yellow]{escape(run.cell.id)}: could not write {escape(kind)}[/]: "
                                f"{escape(str(record.error.get('message', ''))[:200])}")
@@ -300,6 +306,10 @@ class Runner:
             self._close_servers()
         for run in readers:
             link_controls(run.records)
+        for fixture in fixtures:
+            if fixture.manifest is not None and fixture.manifest.reference is not None:
+                judge_against_reference(fixture.manifest, [r for run in readers for r in run.records
+                                                           if r.KIND == "read" and r.fixture == fixture.name])
 
     def _open_journal(self, run: CellRun, fixtures: Sequence[Fixture]) -> list[ReadRecord]:
         """The cell's journal: the attempts an earlier run of the same environment, fixtures and methods
@@ -375,14 +385,19 @@ class Runner:
 
     def _with_reference(self, readers: Sequence[CellRun], fixture: Fixture) -> Fixture:
         """A fixture nobody described (a user's zip): the newest zarr reader that reads every array
-        it finds becomes the reference, and its checksums the manifest every other reader must match."""
-        zarr_runs = sorted((r for r in readers if r.cell.library == "zarr"), key=lambda r: r.cell.version_key,
-                           reverse=True)
-        for run in zarr_runs:
+        it finds becomes the reference, else any reader that does (GDAL, fsspec, ...), newest first;
+        its checksums become the manifest every other reader must match."""
+        order = {name: i for i, name in enumerate(LIBRARIES)}
+        # Newest first within a library (a stable sort keeps it), libraries in table order: zarr first.
+        candidates = sorted(readers, key=lambda r: r.cell.version_key, reverse=True)
+        candidates.sort(key=lambda r: order.get(r.cell.library, 99))
+        for run in candidates:
+            if LIBRARIES[run.cell.library].not_by_design:
+                continue
             for method in run.methods:
                 repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method, "zip")
                 record = read_attempt(run.env, run.probe, fixture, "zip", method, expected=None, repro=repro)
-                if record.verdict is Verdict.PASS and record.arrays:
+                if record.verdict is Verdict.UNVERIFIED and record.arrays:
                     manifest = Manifest(
                         fixture=fixture.name, writer=None, zarr_format=fixture.zarr_format,
                         variant="brought by the user", reference=f"{run.cell.id} {method}",
@@ -393,8 +408,8 @@ class Runner:
                                        f"{len(manifest.arrays)} arrays")
                     manifest_path(fixture.zip_path).write_text(json.dumps(manifest.to_json(), indent=1))
                     return replace(fixture, manifest=manifest)
-        self.console.print(f"[yellow]{escape(fixture.name)}: no zarr reader could read it whole; "
-                           "there is no reference to check the others against[/]")
+        self.console.print(f"[yellow]{escape(fixture.name)}: no reader could read it whole; there is no "
+                           "reference to check the others against, and what they read is `unverified`[/]")
         return fixture
 
     # -- bench ---------------------------------------------------------------
@@ -500,6 +515,26 @@ def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable
         return result
     records = result.records + [r for r in previous.records if r.KIND in kept]
     return replace(result, records=sorted(records, key=record_order))
+
+
+DISAGREE = "readers disagree"
+
+
+def judge_against_reference(manifest: Manifest, reads: list[ReadRecord]) -> None:
+    """Where a reader's reading is the reference (no writer described the zip), a match proves
+    little: the reference reader passes only where another cell read the same data, else it is
+    `unverified`; and a reader that read other data is told apart from corruption: readers disagree."""
+    reference_cell = (manifest.reference or "").split(" ", 1)[0]
+    confirmed = any(r.verdict is Verdict.PASS and r.reader != reference_cell for r in reads)
+    wanted = {a["path"]: a.get("sha256") for a in manifest.arrays}
+    for record in reads:
+        if record.reader == reference_cell and record.verdict is Verdict.PASS and not confirmed:
+            record.verdict = Verdict.UNVERIFIED
+            record.reason = "read every array, but this reader is the reference and no other reader read the same data"
+        elif record.verdict is Verdict.MISMATCH and not record.reason.startswith(DISAGREE):
+            differ = "; ".join(f"{a['path']}: {str(a.get('sha256'))[:12]} here, {str(wanted.get(a['path']))[:12]} "
+                               f"in the reference" for a in record.arrays if a.get("status") == "wrong")
+            record.reason = f"{DISAGREE} with the reference ({manifest.reference}): {differ}"
 
 
 def link_controls(records: list[Record]) -> None:

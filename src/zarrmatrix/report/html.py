@@ -17,6 +17,7 @@ VERDICTS = tuple(Verdict)
 
 COLORS = {
     "pass": "#1a9850",
+    "unverified": "#b8e186",
     "partial": "#fee08b",
     "mismatch": "#a50026",
     "error": "#f46d43",
@@ -28,6 +29,7 @@ COLORS = {
 }
 MEANINGS = {
     "pass": "every array opened and its decoded data matched the writer's checksum",
+    "unverified": "it read every array, but no independent reader gave a reference to compare the data with",
     "partial": "some arrays read right, others missing",
     "mismatch": "it opened, but the data differ: silent corruption",
     "error": "an exception was raised (type, message and a classified reason on hover)",
@@ -179,11 +181,12 @@ def _fixtures(model: ReportModel) -> str:
                 e(", ".join(f"{a['path']} {tuple(a['shape'])} {a['dtype']}" for a in arrays)),
                 e(str(zipinfo.get("duplicate_members", "—"))),
                 "synthetic" if manifest and manifest.synthetic else "",
+                e(rec.extra.get("zip_summary") or "—"),
                 e(_clip(rec.error.get("message"), 300)) if rec.error else "written",
             ])
     rows.sort(key=lambda r: r[0])
     return _table(["fixture", "writer", "Zarr format", "variant", "arrays (shape, dtype)",
-                   "duplicate zip members", "data", "status"], rows, "fixtures")
+                   "duplicate zip members", "data", "the zip (zarrmatrix inspect)", "status"], rows, "fixtures")
 
 
 def _provenance(model: ReportModel) -> str:

@@ -11,6 +11,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..libraries import LIBRARIES
 from ..records import BenchRecord, CellResult, CellStatus, FixtureRecord, ReadRecord, Verdict, best
+from ..verdicts import PATH_STRING_CAVEAT
 
 _LIB_ORDER = {name: i for i, name in enumerate(LIBRARIES)}
 
@@ -99,7 +100,9 @@ def summarize(reader: str, fixture: str, records: Sequence[ReadRecord]) -> Summa
     zips = [r for r in records if r.variant == "zip"]
     folders = [r for r in records if r.variant == "folder"]
     verdict = best([r.verdict for r in zips]) or Verdict.SKIPPED
-    chosen = next((r for r in zips if r.verdict == verdict), None)
+    # Of the attempts with the best verdict, the most informative: a call's own caveat comes last.
+    chosen = min((r for r in zips if r.verdict == verdict), key=lambda r: r.reason == PATH_STRING_CAVEAT,
+                 default=None)
     control = best([r.verdict for r in folders])
     others = {r.verdict for r in zips} - {verdict}
     reason = chosen.reason if chosen else "not attempted"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..zipfacts import ZipFacts
 from .bench import conclusion, in_order, ms
 from .html import COLORS
 from .model import ReportModel
@@ -53,3 +54,33 @@ def print_bench_table(model: ReportModel, console: Console) -> None:
     console.print(table)
     for line in conclusion(records):
         console.print(Text(line))
+
+
+def print_zip_facts(all_facts: list[ZipFacts], console: Console) -> None:
+    for facts in all_facts:
+        table = Table(title=Text(f"{facts.path}: {facts.summary()}"), show_header=False)
+        table.add_column("fact")
+        table.add_column("value")
+        if facts.is_zip:
+            rows = [
+                ("members", f"{facts.members} ({', '.join(f'{v} {k}' for k, v in sorted(facts.compression.items()))})"),
+                ("Zarr root", "none found" if facts.root is None else
+                 f"{facts.root or '(the zip root)'}, Zarr format {facts.zarr_format}"),
+                ("duplicates", "; ".join(f"{d['name']} ×{d['count']}"
+                                         f"{'' if d['last_is_latest_written'] else ' (last entry is NOT the latest)'}"
+                                         for d in facts.duplicates) or "none"),
+                ("ZIP64", f"end record: {'yes' if facts.zip64_end_record else 'no'}, "
+                          f"{facts.zip64_members} of {facts.members} members"),
+                ("metadata first", f"local headers: {'yes' if facts.metadata_first_local else 'no'}, central "
+                                   f"directory: {'yes' if facts.metadata_first_central else 'no'}"),
+                ("comment", facts.comment if facts.comment is not None else "none"),
+                ("directory entries", str(facts.directory_entries)),
+                ("junk", ", ".join(facts.junk) or "none"),
+            ]
+            for name, value in rows:
+                table.add_row(name, Text(value))
+        for error in facts.rfc9.errors:
+            table.add_row(Text("RFC-9 error", style="bold red"), Text(error))
+        for warning in facts.rfc9.warnings:
+            table.add_row(Text("RFC-9 warning", style="yellow"), Text(warning))
+        console.print(table)

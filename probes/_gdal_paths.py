@@ -16,4 +16,8 @@ def store_path(fixture):
 
 
 def subdataset(fixture, array_path):
+    """One array's classic-API name. The store itself where the array has no path of its own (a store
+    whose root is an array, or a group holding one): GDAL rejects ZARR:"...":/ for those."""
+    if not array_path:
+        return 'ZARR:"%s"' % store_path(fixture)
     return 'ZARR:"%s":/%s' % (store_path(fixture), array_path)

@@ -62,8 +62,8 @@ def pack(folder, target, how):
     guard = zip64_everywhere() if how in ("zip64", "rfc9") else contextlib.nullcontext()
     with guard, zipfile.ZipFile(target, "w", compression=compression) as zf:
         if how == "dirs":
-            folders = sorted({n.rsplit("/", 1)[0] + "/" for n in names if "/" in n}
-                             | {p.rsplit("/", i)[0] + "/" for p in names for i in range(1, p.count("/") + 1)})
+            # Every folder on the way to every file, as `zip -r` records them.
+            folders = sorted({n.rsplit("/", i)[0] + "/" for n in names for i in range(1, n.count("/") + 1)})
             for entry in folders:
                 zf.writestr(zipfile.ZipInfo(entry), b"")
         for name in names:

@@ -269,3 +269,80 @@ def test_a_probe_that_cannot_import_its_library_is_an_error_per_fixture(tmp_path
                        "zarr-3.1.6", "zarr-3.1.6__zipstore-v3.zip", "import", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["reason"] == "zarr_that_is_not_there is not installed"
+
+
+ZARR3_AND_GDAL = """
+schema_version: 1
+defaults: {timeout_s: 120}
+cells:
+  - library: zarr
+    versions: ["3.1.6"]
+    pins: {fsspec: "==2026.9.0"}
+    roles: [read]
+  - library: rasterio
+    versions: ["1.4.4"]
+    roles: [read]
+"""
+FOLDER_SCRIPT = '''
+import sys, numpy as np, zarr
+root = zarr.open_group(sys.argv[1], mode="w", zarr_format=int(sys.argv[2]))
+root.create_array("temperature", shape=(30, 40), chunks=(16, 16), dtype="float32",
+                  compressors=None)[:] = np.linspace(0, 1, 1200).reshape(30, 40)
+'''
+
+
+def zip_folder(folder: Path, target: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(target, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, prefix + path.relative_to(folder).as_posix())
+    return target
+
+
+def test_check_reads_nested_ozx_and_renamed_zips_and_never_guesses(tmp_path, work_dir):
+    python = zarr3_python(work_dir)
+    for name, fmt in (("v3.zarr", "3"), ("v2.zarr", "2")):
+        subprocess.run([python, "-c", FOLDER_SCRIPT, str(tmp_path / name), fmt], check=True, timeout=120)
+    # `zip -r` from the parent folder, as people do: the store lands under v2.zarr/.
+    subprocess.run(["zip", "-q", "-r", str(tmp_path / "nested.zip"), "v2.zarr"], cwd=tmp_path, check=True)
+    zip_folder(tmp_path / "v3.zarr", tmp_path / "image.ozx")
+    zip_folder(tmp_path / "v2.zarr", tmp_path / "data.bin")
+    # NCZarr's "<u1" dtype: zarr 3.1.6 rejects it, GDAL reads it: the reference comes from GDAL.
+    with zipfile.ZipFile(tmp_path / "u1.zip", "w") as zf:
+        zf.writestr(".zgroup", json.dumps({"zarr_format": 2}))
+        for name in ("a", "b"):
+            zf.writestr(f"{name}/.zarray", json.dumps({"zarr_format": 2, "shape": [16], "chunks": [16], "dtype": "<u1",
+                                                       "compressor": None, "fill_value": 0, "filters": None,
+                                                       "order": "C"}))
+            zf.writestr(f"{name}/0", bytes(range(16)))
+    matrix = write_matrix(tmp_path, ZARR3_AND_GDAL)
+    inputs = [str(tmp_path / n) for n in ("nested.zip", "image.ozx", "data.bin", "u1.zip")]
+    done = zarrmatrix("check", *inputs, "--matrix", str(matrix), "--backend", "venv", "--work", str(work_dir),
+                      "--out", str(tmp_path / "out"), "--json", str(tmp_path / "v.json"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "nested under v2.zarr/" in done.stderr.replace("\n", " ")
+    by = {(v["reader"], v["fixture"]): v for v in json.loads((tmp_path / "v.json").read_text())}
+    assert len(by) == 2 * 4
+    nested = by[("zarr-3.1.6", "nested.zip")]
+    assert nested["verdict"] == "pass" and "opened at v2.zarr/" in nested["reason"]
+    assert "path='v2.zarr'" in nested["call"] and nested["zip"]["root"] == "v2.zarr"
+    assert by[("rasterio-1.4.4", "nested.zip")]["verdict"] == "pass"
+    assert "/vsizip/" in by[("rasterio-1.4.4", "nested.zip")]["call"]
+    # .ozx and .bin are zips by their content; nothing here reads v3 but zarr 3.1.6: its reading is unverified.
+    assert by[("zarr-3.1.6", "image.ozx")]["verdict"] == "unverified"
+    assert by[("zarr-3.1.6", "data.bin")]["verdict"] == "pass"
+    assert by[("rasterio-1.4.4", "data.bin")]["verdict"] == "pass"
+    assert by[("zarr-3.1.6", "u1.zip")]["reason"] == "this zarr rejects the data type '<u1'"
+    assert by[("rasterio-1.4.4", "u1.zip")]["verdict"] == "unverified"
+    manifest = json.loads((tmp_path / "out" / "fixtures" / "u1.zip.manifest.json").read_text())
+    assert manifest["reference"].startswith("rasterio-1.4.4 ")
+    assert not [v for v in by.values() if v["fixture"] in ("image.ozx", "u1.zip") and v["verdict"] == "pass"]
+
+    # A default zarr-python 3 ZipStore, as inspect sees it: metadata written again (attributes set after the
+    # arrays, as people do) leaves duplicate entries; and RFC-9's warnings.
+    script = USER_SCRIPT.replace("store.close()", "root.attrs['title'] = 'mine'\nstore.close()")
+    subprocess.run([python, "-c", script, str(tmp_path / "mine.zip")], check=True, timeout=120)
+    facts = json.loads(zarrmatrix("inspect", str(tmp_path / "mine.zip"), "--json", cwd=tmp_path).stdout)[0]
+    assert facts["duplicates"] and facts["rfc9"]["errors"] == []
+    assert {w.split(":")[0].split(" (")[0] for w in facts["rfc9"]["warnings"]} >= {
+        "missing comment", "not ZIP64", "not named .ozx"}

@@ -213,3 +213,24 @@ def test_carry_over_keeps_other_phases_only_from_the_same_environment(tmp_path, 
     assert carry_over(again, replace(previous, cell=other_env), ["read"]).records == again.records
     failed = replace(again, status=CellStatus.ENV_FAILED)
     assert carry_over(failed, previous, ["read"]).records == failed.records
+
+
+def test_a_reference_reader_needs_another_reader_to_pass_and_disagreement_is_named():
+    from zarrmatrix.records import Manifest
+    from zarrmatrix.runner import judge_against_reference
+
+    manifest = Manifest(fixture="f.zip", arrays=[{"path": "a", "sha256": "ab" * 32}], reference="zarr-3.0 store-object")
+    alone = [read("zarr-3.0", "f.zip", "zip", "store-object", Verdict.PASS),
+             read("zarr-2.0", "f.zip", "zip", "m", Verdict.ERROR)]
+    judge_against_reference(manifest, alone)
+    assert [r.verdict for r in alone] == [Verdict.UNVERIFIED, Verdict.ERROR]
+    assert "this reader is the reference" in alone[0].reason
+
+    other = read("gdal", "f.zip", "zip", "classic", Verdict.MISMATCH)
+    other.arrays = [{"path": "a", "status": "wrong", "sha256": "cd" * 32}]
+    confirmed = [read("zarr-3.0", "f.zip", "zip", "store-object", Verdict.PASS),
+                 read("fsspec", "f.zip", "zip", "url", Verdict.PASS), other]
+    judge_against_reference(manifest, confirmed)
+    assert [r.verdict for r in confirmed] == [Verdict.PASS, Verdict.PASS, Verdict.MISMATCH]
+    assert other.reason == ("readers disagree with the reference (zarr-3.0 store-object): a: cdcdcdcdcdcd here, "
+                            "abababababab in the reference")

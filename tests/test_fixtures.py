@@ -46,3 +46,11 @@ def test_discover_pairs_zips_with_manifests(tmp_path):
     assert [f.name for f in found] == ["a.zip", "b.zip"]
     assert found[0].manifest is not None and found[1].manifest is None
     assert (found[0].zarr_format, found[1].zarr_format) == (2, 3)
+
+
+def test_a_control_folder_never_looks_like_a_zip(tmp_path):
+    # zarr 2 opens any path ending in .zip as a ZipStore: a control named so would read as a broken zip.
+    for name in ("a.zip", "a.ozx", "a.bin"):
+        make_zip(tmp_path / name, {".zgroup": "{}"})
+    folders = {extract_control(tmp_path / n, tmp_path / "controls")[0].name for n in ("a.zip", "a.ozx", "a.bin")}
+    assert folders == {"a", "a_ozx", "a_bin"}

@@ -95,15 +95,23 @@ def over_limits(zf: zipfile.ZipFile, limits: ExtractionLimits) -> str | None:
     return None
 
 
+def control_name(zip_path: Path) -> str:
+    """The control's folder name: never ending in .zip, or zarr 2 would open the folder as a ZipStore;
+    and apart for a.zip and a.ozx."""
+    if zip_path.suffix.lower() == ".zip":
+        return zip_path.stem
+    return zip_path.name.replace(".", "_")
+
+
 def extract_control(zip_path: Path, controls: Path, limits: ExtractionLimits = ExtractionLimits()
                     ) -> tuple[Path | None, str | None]:
     """Unzip a fixture into its control folder: (folder, None), or (None, why not).
 
     zipfile refuses members that would land outside the folder, so a hostile
     zip brought to `check` cannot write elsewhere; `limits` keep it from filling the disk."""
-    target = controls / zip_path.name
+    target = controls / control_name(zip_path)
     # Beside the control, not in it: the control must hold exactly what the zip holds.
-    stamp = controls / f"{zip_path.name}{EXTRACTED}"
+    stamp = controls / f"{target.name}{EXTRACTED}"
     signature = f"{zip_path.stat().st_size} {zip_path.stat().st_mtime_ns}"
     if stamp.exists() and stamp.read_text() == signature:
         return target, None

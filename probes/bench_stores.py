@@ -140,75 +140,162 @@ def corrupt_one_chunk(kind, target):
                 return
 
 
-def limits(kind, data, folder, repeats):
-    """Raw write and read of the same bytes: numpy save/load on the same disk, or a memory copy."""
-    writes, reads = [], []
-    for i in range(repeats + 1):
-        touch(data.nbytes)
-        if kind in DISK_STORES:
-            path = os.path.join(folder, "limit-%d.npy" % i)
-            t0 = time.perf_counter()
-            np.save(path, data)
-            t1 = time.perf_counter()
-            touch(data.nbytes)
-            t2 = time.perf_counter()
-            back = np.load(path)
-            t3 = time.perf_counter()
-            os.remove(path)
+def _status_kib(field):
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak():
+    """Linux: reset the peak resident size (VmHWM), so that the next operation's own peak can be read."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Meter:
+    """One operation's wall time, CPU time (every thread of the process) and peak memory above its start."""
+
+    def __enter__(self):
+        self.peaks = _reset_peak()
+        self.rss = _status_kib("VmRSS")
+        self.cpu0, self.t0 = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = time.process_time() - self.cpu0
+        peak = _status_kib("VmHWM") if self.peaks else None
+        self.peak_bytes = None if peak is None or self.rss is None else max(0, peak - self.rss) * 1024
+        return False
+
+
+class Limit:
+    """The least work any store must do to move the bytes, measured as a floor.
+
+    Memory stores: numpy.copyto between two buffers faulted in beforehand. Disk
+    stores: write(2) of the raw bytes to a file in the same folder, closed with no
+    fsync (no store fsyncs), and readinto a faulted-in buffer, the page cache as the
+    stores find it. The best of the repeats is the floor."""
+
+    def __init__(self, cls, data, folder):
+        self.cls, self.data = cls, data
+        self.dst = np.empty_like(data)
+        self.dst.fill(0)
+        self.path = os.path.join(folder, "limit.bin")
+        self.how = ("write(2) of the raw bytes to a file in the same folder, no fsync; readinto a faulted-in "
+                    "buffer; page cache as the stores find it" if cls == "disk" else
+                    "numpy.copyto between buffers faulted in beforehand")
+
+    def write(self):
+        if self.cls == "disk":
+            with open(self.path, "wb") as handle:
+                handle.write(memoryview(self.data).cast("B"))
         else:
-            t0 = time.perf_counter()
-            copy = data.copy()
-            t1 = time.perf_counter()
-            touch(data.nbytes)
-            t2 = time.perf_counter()
-            back = copy.copy()
-            t3 = time.perf_counter()
-            del copy
-        del back
-        if i:  # the first round is the warm-up
-            writes.append(t1 - t0)
-            reads.append(t3 - t2)
-    return writes, reads
+            np.copyto(self.dst, self.data)
+
+    def read(self):
+        if self.cls == "disk":
+            with open(self.path, "rb") as handle:
+                handle.readinto(memoryview(self.dst).cast("B"))
+        else:
+            np.copyto(self.dst, self.data)
 
 
-def bench_one(io, kind, data, folder, repeats, corrupt):
-    samples = {"write": [], "read": [], "verify": []}
-    failures = []
-    stored = None
-    for i in range(repeats + 1):
-        target = io.s.fresh(kind)
+def median_ci(samples):
+    """The median and its distribution-free 95% confidence interval (order statistics)."""
+    x = sorted(samples)
+    n = len(x)
+    half = 1.96 * n ** 0.5 / 2
+    lo, hi = max(0, int(n / 2 - half)), min(n - 1, int(np.ceil(n / 2 + half)) - 1)
+    return float(np.median(x)), x[lo], x[hi]
+
+
+def converged(samples, within):
+    median, lo, hi = median_ci(samples)
+    return (hi - lo) / 2 <= within * median
+
+
+def drop_page_cache():
+    """Write dirty pages and drop the page cache (root only, and not inside a container): what a disk
+    read then costs is the disk's, not memory's. Says what the cache state was."""
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as handle:
+            handle.write("3")
+        return "dropped before each read"
+    except OSError as exc:
+        return "warm (could not drop it: %s)" % exc.strerror
+
+
+class Unit:
+    """One store with one compressor: its samples, and whether it is measured enough."""
+
+    def __init__(self, kind, compressor, io):
+        self.kind, self.compressor, self.io = kind, compressor, io
+        self.samples = {op: [] for op in ("write", "read", "verify")}
+        self.cpu = {op: [] for op in ("write", "read", "verify")}
+        self.peak = {op: [] for op in ("write", "read", "verify")}
+        self.failures, self.stored, self.spent, self.stop, self.error = [], None, 0.0, None, None
+        self.cache = "warm" if kind in DISK_STORES else "n/a (memory)"
+
+    def repeat(self, data, corrupt, record, drop_caches=False):
+        target = self.io.s.fresh(self.kind)
         touch(data.nbytes)
-        t0 = time.perf_counter()
-        store = io.s.open(kind, target, write=True)
-        io.write(store, data)
-        io.s.close(store)
-        t1 = time.perf_counter()
+        with Meter() as write:
+            store = self.io.s.open(self.kind, target, write=True)
+            self.io.write(store, data)
+            self.io.s.close(store)
         if corrupt:
-            corrupt_one_chunk(kind, target)
-        stored = io.s.size(kind, target)
+            corrupt_one_chunk(self.kind, target)
+        self.stored = self.io.s.size(self.kind, target)
+        if drop_caches and self.kind in DISK_STORES:
+            self.cache = drop_page_cache()
         touch(data.nbytes)
-        t2 = time.perf_counter()
-        store = io.s.open(kind, target, write=False)
-        back = io.read(store)
-        io.s.close(store)
-        t3 = time.perf_counter()
-        ok = back.shape == data.shape and bool(np.array_equal(back, data))
-        t4 = time.perf_counter()
-        if not ok:
+        with Meter() as read:
+            store = self.io.s.open(self.kind, target, write=False)
+            back = self.io.read(store)
+            self.io.s.close(store)
+        with Meter() as verify:
+            ok = back.shape == data.shape and bool(np.array_equal(back, data))
+        if not ok and record:
             bad = np.argwhere(back != data) if back.shape == data.shape else []
-            failures.append({"repeat": i, "first_bad_index": [int(x) for x in bad[0]] if len(bad) else None,
-                             "bad_elements": int(len(bad))})
+            self.failures.append({"repeat": len(self.samples["write"]),
+                                  "first_bad_index": [int(x) for x in bad[0]] if len(bad) else None,
+                                  "bad_elements": int(len(bad))})
         del back
-        io.s.discard(kind, target)
-        if i:
-            samples["write"].append(t1 - t0)
-            samples["read"].append(t3 - t2)
-            samples["verify"].append(t4 - t3)
-    return samples, failures, stored
+        self.io.s.discard(self.kind, target)
+        self.spent += write.wall + read.wall + verify.wall
+        if record:
+            for op, meter in (("write", write), ("read", read), ("verify", verify)):
+                self.samples[op].append(meter.wall)
+                self.cpu[op].append(meter.cpu)
+                self.peak[op].append(meter.peak_bytes)
+
+    def settle(self, req):
+        """Stop once the medians of write and read are known to within the target, or the budget is spent."""
+        n = len(self.samples["write"])
+        if n >= req["repeats"] and all(converged(self.samples[op], req["within"]) for op in ("write", "read")):
+            self.stop = "converged"
+        elif n >= req["max_repeats"]:
+            self.stop = "max repeats"
+        elif self.spent >= req["budget_s"] and n >= 3:
+            self.stop = "time budget"
 
 
 def main():
     req, out = request_and_output()
+    req.setdefault("max_repeats", 50)
+    req.setdefault("budget_s", 60.0)
+    req.setdefault("within", 0.05)
     folder = tempfile.mkdtemp(prefix="zm-bench-", dir=req.get("work_dir"))
     try:
         rng = np.random.default_rng(0)
@@ -216,29 +303,47 @@ def main():
         data = rng.integers(info.min, info.max, size=tuple(req["shape"]), dtype=req["dtype"], endpoint=True)
         stores = Stores(folder)
         io_class = XarrayIO if req["library"] == "xarray" else ZarrIO
-        cached = {}
-        for kind in req["stores"]:
-            if kind not in cached:
-                cached[kind] = limits(kind, data, folder, req["repeats"])
-            limit_write, limit_read = cached[kind]
-            for compressor in req["compressors"]:
-                base = {"kind": "bench", "store": kind, "compressor": compressor, "nbytes": int(data.nbytes),
-                        "shape": list(data.shape), "chunks": list(req["chunks"]), "dtype": str(data.dtype),
-                        "via": io_class.label, "zarr_version": version_of("zarr"),
-                        "xarray_version": version_of("xarray"), "repeats": req["repeats"],
-                        "limit_kind": "numpy save/load" if kind in DISK_STORES else "memory copy",
-                        "page_cache": "warm" if kind in DISK_STORES else "n/a (memory)",
-                        "verify_with": "numpy.array_equal"}
+        units = [Unit(kind, compressor, io_class(stores, req["chunks"], compressor))
+                 for kind in req["stores"] for compressor in req["compressors"]]
+        limits = {cls: Limit(cls, data, folder) for cls in
+                  {"disk" if u.kind in DISK_STORES else "memory" for u in units}}
+        limit_samples = {cls: {"write": [], "read": []} for cls in limits}
+        # Rounds interleave every store and the limits (A B C D limit, A B C D limit, ...), so that the
+        # VM's drift hits them all alike. The first round warms up and is not recorded.
+        rounds = 0
+        while any(u.stop is None for u in units):
+            for unit in [u for u in units if u.stop is None]:
                 try:
-                    samples, failures, stored = bench_one(io_class(stores, req["chunks"], compressor), kind, data,
-                                                          folder, req["repeats"], req.get("corrupt") == kind)
+                    unit.repeat(data, req.get("corrupt") == unit.kind, record=rounds > 0,
+                                drop_caches=req.get("drop_caches", False))
                 except Exception as exc:
-                    out.emit(dict(base, op="error", error=error_of(exc)))
-                    continue
-                limit = {"write": limit_write, "read": limit_read, "verify": None}
-                for op in ("write", "read", "verify"):
-                    out.emit(dict(base, op=op, samples_s=samples[op], limit_samples_s=limit[op],
-                                  stored_bytes=stored, verify_failures=failures if op == "verify" else []))
+                    unit.error, unit.stop = error_of(exc), "error"
+            for cls, limit in limits.items():
+                for op in ("write", "read"):
+                    touch(data.nbytes)
+                    with Meter() as meter:
+                        getattr(limit, op)()
+                    if rounds:
+                        limit_samples[cls][op].append(meter.wall)
+            if rounds:
+                for unit in [u for u in units if u.stop is None]:
+                    unit.settle(req)
+            rounds += 1
+        for unit in units:
+            cls = "disk" if unit.kind in DISK_STORES else "memory"
+            base = {"kind": "bench", "store": unit.kind, "compressor": unit.compressor, "nbytes": int(data.nbytes),
+                    "shape": list(data.shape), "chunks": list(req["chunks"]), "dtype": str(data.dtype),
+                    "via": io_class.label, "zarr_version": version_of("zarr"),
+                    "xarray_version": version_of("xarray"), "min_repeats": req["repeats"],
+                    "limit_kind": limits[cls].how, "page_cache": unit.cache,
+                    "verify_with": "numpy.array_equal", "stop": unit.stop}
+            if unit.error is not None:
+                out.emit(dict(base, op="error", error=unit.error))
+                continue
+            for op in ("write", "read", "verify"):
+                out.emit(dict(base, op=op, samples_s=unit.samples[op], cpu_s=unit.cpu[op], peak_bytes=unit.peak[op],
+                              limit_samples_s=limit_samples[cls].get(op), stored_bytes=unit.stored,
+                              verify_failures=unit.failures if op == "verify" else []))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

@@ -5,7 +5,7 @@ import pytest
 from zarrmatrix.bench import bench_record
 from zarrmatrix.records import CellResult
 from zarrmatrix.report import build_report
-from zarrmatrix.report.bench import conclusion
+from zarrmatrix.report.bench import conclusion, scaling
 from zarrmatrix.report.model import BenchRow, build_model
 from zarrmatrix.results import ResultError, load_results, write_result
 
@@ -104,10 +104,18 @@ def test_html_is_self_contained_and_escaped(results_dir):
 
 
 def test_bench_conclusion_from_numbers():
-    def rec(store, op, median):
-        return BenchRow("c", bench_record({"store": store, "op": op, "compressor": "default", "nbytes": 4 * 2**20,
-                                           "samples_s": [median] * 5, "limit_samples_s": [0.002] * 5}))
-    lines = conclusion([rec("zip", "write", 0.04), rec("zarr-memory", "write", 0.01), rec("directory", "write", 0.02)])
-    assert lines[0].startswith("c: the fastest store to write is zarr-memory")
+    def rec(store, op, median, nbytes=4 * 2**20, stop="converged"):
+        return BenchRow("c", bench_record({"store": store, "op": op, "compressor": "default", "nbytes": nbytes,
+                                           "shape": [nbytes // 4], "chunks": [2**18], "page_cache": "warm",
+                                           "samples_s": [median] * 7, "limit_samples_s": [0.002] * 7,
+                                           "stop": stop}))
+    records = [rec("zip", "write", 0.04), rec("zarr-memory", "write", 0.01), rec("directory", "write", 0.02),
+               rec("zip", "write", 0.005, nbytes=2**20, stop="time budget")]
+    lines = conclusion(records)
+    assert lines[0].startswith("c: at 4 MiB the fastest store to write is zarr-memory")
     assert "2.0× faster than the next (directory)" in lines[0] and "4.0× faster than the slowest (zip)" in lines[0]
+    assert "3 of 4 write and read medians are known to within their target" in lines[1]
     assert "not the disk" in lines[-1]
+    # zip: 1 MiB in 5 ms (210 MB/s), 4 MiB in 40 ms (105 MB/s): its best is at 1 MiB.
+    (sweep,) = scaling(records)
+    assert sweep.startswith("c zip/default write: at its best 210 MB/s; within 80% of that from 1 MiB on")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from dataclasses import replace
@@ -72,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-shape", type=int, nargs="+", metavar="N",
                    help="benchmark array shape instead of matrix.yaml's (the real size: 8192 8192)")
     p.add_argument("--bench-chunks", type=int, nargs="+", metavar="N", help="benchmark chunk shape (e.g. 1024 1024)")
+    p.add_argument("--bench-sizes", nargs="+", metavar="SIZE",
+                   help="a size sweep instead of matrix.yaml's (the real one: 4m 16m 64m 256m 1g)")
+    p.add_argument("--drop-caches", action="store_true",
+                   help="drop the page cache before each disk read of the benchmark (root, venv backend)")
 
     p = sub.add_parser("bench-runner", help="the read phase with each isolation (process, fork): wall time, "
                                             "median attempt, and whether the verdicts agree")
@@ -189,7 +194,12 @@ def _with_bench_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
     if len(shape) != len(chunks) or min(shape + chunks) < 1:
         raise UserError(f"--bench-shape {shape} and --bench-chunks {chunks} must have the same, "
                         "positive, dimensions")
-    return replace(matrix, bench=replace(matrix.bench, shape=shape, chunks=chunks))
+    sizes = () if args.bench_shape else tuple(args.bench_sizes or matrix.bench.sizes)
+    for size in sizes:
+        if not re.fullmatch(r"[1-9][0-9]*[kmg]?", size):
+            raise UserError(f"--bench-sizes {size!r}: expected bytes, or with k, m or g (e.g. 4m, 1g)")
+    return replace(matrix, bench=replace(matrix.bench, shape=shape, chunks=chunks, sizes=sizes,
+                                         drop_caches=args.drop_caches or matrix.bench.drop_caches))
 
 
 def _run(args, matrix: Matrix, console: Console) -> int:

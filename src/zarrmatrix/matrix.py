@@ -120,16 +120,40 @@ class BenchConfig:
     shape: tuple[int, ...] = (1024, 1024)
     chunks: tuple[int, ...] = (256, 256)
     dtype: str = "int32"
-    repeats: int = 5
+    repeats: int = 7
+    max_repeats: int = 50
+    within: float = 0.05
+    budget_s: float = 60.0
+    sizes: tuple[str, ...] = ()
+    drop_caches: bool = False
     stores: tuple[str, ...] = ("zip", "fsspec-memory", "directory", "zarr-memory")
     compressors: tuple[str, ...] = ("default", "none")
 
-    def to_json(self) -> dict[str, Any]:
+    # The chunk rule of a size sweep: square chunks of at most this many elements a side.
+    SWEEP_CHUNK_SIDE = 512
+
+    def layouts(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """(shape, chunks) per size: the sweep's square arrays, or the one shape the matrix names."""
+        if not self.sizes:
+            return [(self.shape, self.chunks)]
+        itemsize = int("".join(c for c in self.dtype if c.isdigit())) // 8
+        out = []
+        for size in self.sizes:
+            side = max(1, math.isqrt(size_bytes(size) // itemsize))
+            chunk = min(side, self.SWEEP_CHUNK_SIDE)
+            out.append(((side, side), (chunk, chunk)))
+        return out
+
+    def request(self, shape: tuple[int, ...], chunks: tuple[int, ...]) -> dict[str, Any]:
         return {
-            "shape": list(self.shape),
-            "chunks": list(self.chunks),
+            "shape": list(shape),
+            "chunks": list(chunks),
             "dtype": self.dtype,
             "repeats": self.repeats,
+            "max_repeats": self.max_repeats,
+            "within": self.within,
+            "budget_s": self.budget_s,
+            "drop_caches": self.drop_caches,
             "stores": list(self.stores),
             "compressors": list(self.compressors),
         }
@@ -315,6 +339,8 @@ def _build(path: Path, root: CommentedMap) -> Matrix:
     )
     if len(bench.chunks) != len(bench.shape):
         raise fail(["bench", "chunks"], f"has {len(bench.chunks)} dimensions, shape has {len(bench.shape)}")
+    if bench.max_repeats < bench.repeats:
+        raise fail(["bench", "max_repeats"], f"is {bench.max_repeats}, below repeats ({bench.repeats})")
 
     docker_raw = root.get("docker", {}) or {}
     docker = DockerConfig(

@@ -185,6 +185,18 @@ class BenchRecord(_Record):
     dtype: str = ""
     via: str = ""
     limit_kind: str | None = None
+    # How well the median is known: its 95% confidence interval, and whether the probe stopped because
+    # the interval was within its target (else it ran out of repeats or time: not converged).
+    ci_low_s: float | None = None
+    ci_high_s: float | None = None
+    ci_half_width: float | None = None
+    converged: bool | None = None
+    stop: str | None = None
+    limit_min_s: float | None = None
+    below_limit: str | None = None
+    cpu_median_s: float | None = None
+    peak_bytes: int | None = None
+    page_cache: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -218,7 +230,7 @@ def record_order(record: Record) -> tuple:
     """A stable order of records in a result file, so that two runs diff cleanly."""
     return (record.KIND, getattr(record, "fixture", "") or "", getattr(record, "variant", "") or "",
             getattr(record, "method", "") or "", getattr(record, "store", "") or "",
-            getattr(record, "compressor", "") or "", getattr(record, "op", "") or "")
+            getattr(record, "compressor", "") or "", getattr(record, "op", "") or "", getattr(record, "nbytes", 0) or 0)
 
 
 @dataclass

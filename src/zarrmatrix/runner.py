@@ -418,16 +418,21 @@ class Runner:
         config = self.matrix.bench
         # One at a time: two benchmarks on two cores would time each other.
         for run in [r for r in runs if "bench" in r.cell.roles and r.ready]:
-            self.console.print(f"{escape(run.cell.id)}: benchmarking stores")
-            request = dict(config.to_json(), library=run.cell.library,
-                           work_dir=run.env.env_path(self.layout.scratch))
-            timeout = run.cell.timeout_s * TIMEOUT_FACTOR
-            for record in bench_records(run_attempt(run.env, "bench_stores.py", request, timeout),
-                                        run.cell.library, timeout):
-                if record.KIND == "bench" and not record.verified:
-                    self.console.print(f"[red]{escape(run.cell.id)}: {record.store}/{record.compressor} read back "
-                                       f"WRONG data in {len(record.verify_failures)} of {record.n} repeats[/]")
-                run.add(record)
+            for shape, chunks in config.layouts():
+                if self.stopping.is_set():
+                    return
+                self.console.print(f"{escape(run.cell.id)}: benchmarking stores, shape {shape}, chunks {chunks}")
+                request = dict(config.request(shape, chunks), library=run.cell.library,
+                               work_dir=run.env.env_path(self.layout.scratch))
+                # Each store may take its budget; the probe's timeout covers them all, and a margin.
+                timeout = max(run.cell.timeout_s * TIMEOUT_FACTOR,
+                              2 * config.budget_s * len(config.stores) * len(config.compressors))
+                for record in bench_records(run_attempt(run.env, "bench_stores.py", request, timeout),
+                                            run.cell.library, timeout):
+                    if record.KIND == "bench" and not record.verified:
+                        self.console.print(f"[red]{escape(run.cell.id)}: {record.store}/{record.compressor} read "
+                                           f"back WRONG data in {len(record.verify_failures)} of {record.n} repeats[/]")
+                    run.add(record)
 
     # -- saving --------------------------------------------------------------
 

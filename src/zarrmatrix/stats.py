@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Sequence
@@ -39,3 +40,27 @@ def throughput_mb_s(nbytes: int, seconds: float) -> float | None:
 
 def ratio(value: float, limit: float | None) -> float | None:
     return None if not limit else value / limit
+
+
+@dataclass(frozen=True)
+class MedianCI:
+    median: float
+    low: float
+    high: float
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval, relative to the median: 0.05 is ±5%."""
+        return (self.high - self.low) / 2 / self.median if self.median else float("inf")
+
+
+def median_ci(samples: Sequence[float]) -> MedianCI:
+    """The median and its distribution-free 95% confidence interval, from order statistics: the ranks
+    n/2 ± 1.96·√n/2 (the bench probe stops on the same rule)."""
+    values = sorted(float(s) for s in samples)
+    if not values:
+        raise ValueError("no samples")
+    n = len(values)
+    half = 1.96 * math.sqrt(n) / 2
+    low, high = max(0, int(n / 2 - half)), min(n - 1, math.ceil(n / 2 + half) - 1)
+    return MedianCI(statistics.median(values), values[low], values[high])

@@ -4,6 +4,7 @@ limit as a reference, a throughput table, and a conclusion written from the numb
 from __future__ import annotations
 
 import html
+import math
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 from .model import BenchRow, ReportModel
 
 e = html.escape
+DISK_STORES = ("zip", "directory")
 STORE_ORDER = ("zip", "directory", "fsspec-memory", "zarr-memory")
 OP_ORDER = ("write", "read", "verify")
 COMPRESSOR_COLORS = {"default": "#4575b4", "none": "#91bfdb"}
@@ -20,14 +22,33 @@ def ms(value: float | None) -> str:
     return "—" if value is None else f"{value * 1e3:.1f}"
 
 
+def ci_text(r: BenchRow) -> str:
+    if r.ci_half_width is None or r.op == "verify":
+        return "—"
+    mark = "" if r.converged in (True, None) else " (not converged)"
+    return f"±{r.ci_half_width * 100:.1f}%{mark}"
+
+
+def ratio_text(r: BenchRow) -> str:
+    if r.below_limit:
+        return "below: see note"
+    return f"{r.ratio_to_limit:.2f}" if r.ratio_to_limit else "—"
+
+
 def in_order(records: Sequence[BenchRow]) -> list[BenchRow]:
     order = {s: i for i, s in enumerate(STORE_ORDER)}
     ops = {s: i for i, s in enumerate(OP_ORDER)}
-    return sorted(records, key=lambda r: (r.cell, order.get(r.store, 9), r.compressor, ops.get(r.op, 9)))
+    return sorted(records, key=lambda r: (r.cell, r.nbytes, order.get(r.store, 9), r.compressor, ops.get(r.op, 9)))
+
+
+def largest(records: Sequence[BenchRow]) -> list[BenchRow]:
+    """The records of the largest size: the one the bars and the headline sentences speak of."""
+    top = max((r.nbytes for r in records), default=0)
+    return [r for r in records if r.nbytes == top]
 
 
 def op_figure(records: Sequence[BenchRow], op: str) -> go.Figure:
-    rows = [r for r in in_order(records) if r.op == op]
+    rows = [r for r in in_order(largest(records)) if r.op == op]
     fig = go.Figure()
     for compressor in sorted({r.compressor for r in rows}):
         sel = [r for r in rows if r.compressor == compressor]
@@ -35,72 +56,124 @@ def op_figure(records: Sequence[BenchRow], op: str) -> go.Figure:
             name=f"compressor: {compressor}", x=[[r.cell for r in sel], [r.store for r in sel]],
             y=[r.median_s * 1e3 for r in sel], marker_color=COMPRESSOR_COLORS.get(compressor),
             error_y={"type": "data", "symmetric": False,
-                     "array": [(r.q3_s - r.median_s) * 1e3 for r in sel],
-                     "arrayminus": [(r.median_s - r.q1_s) * 1e3 for r in sel]},
-            customdata=[[r.n, r.mb_s or 0, r.ratio_to_limit or 0, r.iqr_s * 1e3] for r in sel],
-            hovertemplate="%{x}<br>median %{y:.1f} ms, IQR %{customdata[3]:.1f} ms, n=%{customdata[0]}"
-                          "<br>%{customdata[1]:.0f} MB/s, %{customdata[2]:.1f}× the limit<extra></extra>",
+                     "array": [((r.ci_high_s or r.median_s) - r.median_s) * 1e3 for r in sel],
+                     "arrayminus": [(r.median_s - (r.ci_low_s or r.median_s)) * 1e3 for r in sel]},
+            customdata=[[r.n, r.mb_s or 0, r.ratio_to_limit or 0, (r.ci_half_width or 0) * 100,
+                         "" if r.converged else " (not converged)"] for r in sel],
+            hovertemplate="%{x}<br>median %{y:.1f} ms ±%{customdata[3]:.1f}% (95% CI), n=%{customdata[0]}"
+                          "%{customdata[4]}<br>%{customdata[1]:.0f} MB/s, %{customdata[2]:.1f}× the limit"
+                          "<extra></extra>",
         )
-    limits = {}
-    for r in rows:
-        if r.limit_median_s is not None:
-            limits[(r.cell, r.store)] = (r.limit_median_s, r.limit_kind)
+    limits = {(r.cell, r.store): r.limit_min_s for r in rows if r.limit_min_s is not None}
     if limits:
         keys = list(limits)
         fig.add_scatter(
-            name="raw limit (numpy save/load, or memory copy)", mode="markers",
-            x=[[k[0] for k in keys], [k[1] for k in keys]], y=[limits[k][0] * 1e3 for k in keys],
+            name="the limit (its best repeat: a floor)", mode="markers",
+            x=[[k[0] for k in keys], [k[1] for k in keys]], y=[limits[k] * 1e3 for k in keys],
             marker={"symbol": "line-ew", "size": 34, "line": {"width": 3, "color": "#d73027"}},
-            hovertemplate="%{x}<br>raw limit %{y:.1f} ms<extra></extra>",
+            hovertemplate="%{x}<br>limit %{y:.1f} ms<extra></extra>",
         )
+    size = rows[0].nbytes / 2**20 if rows else 0
     fig.update_layout(
-        barmode="group", height=430, title=f"{op} time per store (median, IQR error bars)",
+        barmode="group", height=430, title=f"{op} time per store at {size:g} MiB (median, 95% CI error bars)",
         yaxis={"title": "milliseconds", "rangemode": "tozero"}, legend={"orientation": "h", "y": -0.25},
         margin={"t": 50, "b": 40, "l": 60, "r": 10}, plot_bgcolor="#fafafa",
     )
     return fig
 
 
+def sweep_figure(records: Sequence[BenchRow], op: str) -> go.Figure:
+    """Throughput against size, one line per cell, store and compressor, and the limit's line beside them."""
+    fig = go.Figure()
+    rows = [r for r in in_order(records) if r.op == op]
+    for key in sorted({(r.cell, r.store, r.compressor) for r in rows}):
+        sel = sorted((r for r in rows if (r.cell, r.store, r.compressor) == key), key=lambda r: r.nbytes)
+        fig.add_scatter(name=" ".join(key), mode="lines+markers", x=[r.nbytes / 2**20 for r in sel],
+                        y=[r.mb_s for r in sel],
+                        hovertemplate="%{x:g} MiB: %{y:.0f} MB/s<extra>" + e(" ".join(key)) + "</extra>")
+    for cell, disk in sorted({(r.cell, r.store in DISK_STORES) for r in rows}):
+        sel = {r.nbytes: r.limit_min_s for r in rows if r.cell == cell and (r.store in DISK_STORES) == disk
+               and r.limit_min_s}
+        if sel:
+            sizes = sorted(sel)
+            fig.add_scatter(name=f"{cell} limit ({'disk' if disk else 'memory'})", mode="lines",
+                            line={"dash": "dash", "color": "#d73027" if disk else "#fc8d59"},
+                            x=[n / 2**20 for n in sizes], y=[n / sel[n] / 1e6 for n in sizes])
+    fig.update_layout(height=480, title=f"{op} throughput against size (log scale)",
+                      xaxis={"title": "array size, MiB", "type": "log"},
+                      yaxis={"title": "MB/s", "type": "log"}, margin={"t": 50, "b": 40, "l": 60, "r": 10},
+                      plot_bgcolor="#fafafa")
+    return fig
+
+
+def scaling(records: Sequence[BenchRow]) -> list[str]:
+    """Per store: from which size its throughput is within 80% of its best (cost proportional to size),
+    and below that, its fixed cost per chunk."""
+    lines = []
+    rows = [r for r in records if r.op in ("write", "read") and r.mb_s]
+    for key in sorted({(r.cell, r.store, r.compressor, r.op) for r in rows}):
+        sel = sorted((r for r in rows if (r.cell, r.store, r.compressor, r.op) == key), key=lambda r: r.nbytes)
+        if len(sel) < 2:
+            continue
+        best = max(r.mb_s for r in sel)
+        level = next(r for r in sel if r.mb_s >= 0.8 * best)
+        small = sel[0]
+        chunks = math.prod(math.ceil(s / c) for s, c in zip(small.shape, small.chunks)) if small.shape else 1
+        fixed = max(0.0, small.median_s - small.nbytes / (best * 1e6)) / max(chunks, 1)
+        cell, store, compressor, op = key
+        lines.append(f"{cell} {store}/{compressor} {op}: at its best {best:.0f} MB/s; within 80% of that from "
+                     f"{level.nbytes / 2**20:g} MiB on, where its cost grows with size; at {small.nbytes / 2**20:g} "
+                     f"MiB about {fixed * 1e3:.2f} ms of fixed cost per chunk ({chunks} chunks).")
+    return lines
+
+
 def conclusion(records: Sequence[BenchRow]) -> list[str]:
     """Sentences written from the numbers: fastest store per cell and operation, and by how much."""
     lines = []
-    for cell in sorted({r.cell for r in records}):
+    top = largest(records)
+    for cell in sorted({r.cell for r in top}):
         for op in ("write", "read"):
-            sel = [r for r in records if r.cell == cell and r.op == op and r.compressor == "default"]
+            sel = [r for r in top if r.cell == cell and r.op == op and r.compressor == "default"]
             if len(sel) < 2:
                 continue
             sel.sort(key=lambda r: r.median_s)
             first, second, last = sel[0], sel[1], sel[-1]
             lines.append(
-                f"{cell}: the fastest store to {op} is {first.store} ({ms(first.median_s)} ms), "
-                f"{second.median_s / first.median_s:.1f}× faster than the next ({second.store}) and "
-                f"{last.median_s / first.median_s:.1f}× faster than the slowest ({last.store}).")
-    disk = [r for r in records if r.store in ("zip", "directory") and r.limit_median_s]
-    if disk:
-        fastest = min(r.limit_median_s for r in disk)
+                f"{cell}: at {first.nbytes / 2**20:g} MiB the fastest store to {op} is {first.store} "
+                f"({ms(first.median_s)} ms), {second.median_s / first.median_s:.1f}× faster than the next "
+                f"({second.store}) and {last.median_s / first.median_s:.1f}× faster than the slowest ({last.store}).")
+    timed = [r for r in records if r.op in ("write", "read")]
+    unsettled = [r for r in timed if r.converged is False]
+    if timed:
+        lines.append(f"{len(timed) - len(unsettled)} of {len(timed)} write and read medians are known to within "
+                     "their target (95% confidence); the others are marked 'not converged' below.")
+    for r in timed:
+        if r.below_limit:
+            lines.append(f"{r.cell} {r.store}/{r.compressor} {r.op} at {r.nbytes / 2**20:g} MiB: {r.below_limit}.")
+    disk = [r for r in top if r.store in DISK_STORES and r.limit_min_s]
+    if disk and all(r.page_cache == "warm" for r in disk):
+        fastest = min(r.limit_min_s for r in disk)
         nbytes = disk[0].nbytes
-        gb_s = nbytes / fastest / 1e9
         lines.append(
-            f"At {nbytes / 2**20:.0f} MiB the raw disk limit (numpy save/load to the same folder) runs at "
-            f"{gb_s:.1f} GB/s: it is served by the page cache, so these figures measure CPU and memory "
-            "(encoding, compression, zip bookkeeping), not the disk.")
-    wrong = [r for r in records if r.op == "verify" and not r.verified]
-    for r in wrong:
-        lines.append(f"WARNING: {r.cell} {r.store}/{r.compressor} read back wrong data in "
-                     f"{len(r.verify_failures)} repeats.")
+            f"At {nbytes / 2**20:g} MiB the disk limit runs at {nbytes / fastest / 1e9:.1f} GB/s: the page cache "
+            "was warm, so these figures measure CPU and memory (encoding, compression, zip bookkeeping), not the "
+            "disk (--drop-caches measures the disk where the host allows it).")
+    for r in records:
+        if r.op == "verify" and not r.verified:
+            lines.append(f"WARNING: {r.cell} {r.store}/{r.compressor} read back wrong data in "
+                         f"{len(r.verify_failures)} repeats.")
     return lines
 
 
 def _table(records: Sequence[BenchRow]) -> str:
-    head = ("cell", "via", "store", "compressor", "op", "median ms", "IQR ms", "min ms", "MB/s", "limit ms",
-            "× limit", "n", "verified")
+    head = ("cell", "via", "MiB", "store", "compressor", "op", "median ms", "95% CI", "n", "min ms", "MB/s",
+            "CPU ms", "peak MiB", "limit ms", "× limit", "verified")
     rows = []
     for r in in_order(records):
-        rows.append((r.cell, r.via, r.store, r.compressor, r.op, ms(r.median_s),
-                     ms(r.iqr_s), ms(r.min_s), f"{r.mb_s:.0f}" if r.mb_s else "—",
-                     ms(r.limit_median_s),
-                     f"{r.ratio_to_limit:.2f}" if r.ratio_to_limit else "—", str(r.n),
-                     "yes" if r.verified else "NO"))
+        rows.append((r.cell, r.via, f"{r.nbytes / 2**20:g}", r.store, r.compressor, r.op, ms(r.median_s),
+                     ci_text(r), str(r.n), ms(r.min_s), f"{r.mb_s:.0f}" if r.mb_s else "—", ms(r.cpu_median_s),
+                     "—" if r.peak_bytes is None else f"{r.peak_bytes / 2**20:.0f}", ms(r.limit_min_s),
+                     ratio_text(r), "yes" if r.verified else "NO"))
     thead = "".join(f"<th>{e(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table class='bench'><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table>"
@@ -110,13 +183,21 @@ def bench_html(model: ReportModel) -> str:
     records = model.bench
     if not records:
         return ""
-    first = records[0]
+    first = largest(records)[0]
+    sizes = sorted({r.nbytes for r in records})
     figs = "".join(op_figure(records, op).to_html(full_html=False, include_plotlyjs=False, div_id=f"bench-{op}")
                    for op in ("write", "read"))
-    text = "".join(f"<li>{e(line)}</li>" for line in conclusion(records))
-    return (f"<h2>Store benchmark</h2><p>{first.nbytes / 2**20:.1f} MiB of random {e(first.dtype)} in "
-            f"chunks of {e(str(tuple(first.chunks)))}; after a warm-up, {first.n} timed repeats, each on a "
-            "fresh target. Reads are verified with numpy.array_equal, timed apart from the read. The page cache "
-            "was warm: disk reads follow their writes and no cache was dropped. A buffer of the working size is "
-            "touched before each timed block, so that this VM's first-touch cost stays out of the figures.</p>"
+    if len(sizes) > 1:
+        figs += "".join(sweep_figure(records, op).to_html(full_html=False, include_plotlyjs=False,
+                                                          div_id=f"bench-sweep-{op}") for op in ("write", "read"))
+    text = "".join(f"<li>{e(line)}</li>" for line in conclusion(records) + scaling(records))
+    return (f"<h2>Store benchmark</h2><p>Random {e(first.dtype)} arrays of "
+            f"{e(', '.join(f'{n / 2**20:g}' for n in sizes))} MiB (chunks of at most {e(str(tuple(first.chunks)))}). "
+            "Each round writes, reads and verifies every store once on a fresh target, then times the limit: the "
+            "rounds interleave, so the VM's drift hits all alike. A store stops when the 95% confidence interval "
+            "of its write and read medians is within its target, or when it runs out of repeats or time (then it "
+            "is marked 'not converged'). The limit is a floor, its best repeat: a memory copy between buffers "
+            "faulted in beforehand, or the raw bytes written to and read from a file in the same folder. Reads "
+            "are verified with numpy.array_equal, timed apart. CPU time counts every thread; peak memory is "
+            "the operation's rise above where it started.</p>"
             f"<ul>{text}</ul>{figs}{_table(records)}")

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..zipfacts import ZipFacts
-from .bench import conclusion, in_order, ms
+from .bench import ci_text, conclusion, in_order, ms, ratio_text, scaling
 from .html import COLORS
 from .model import ReportModel
 
@@ -42,17 +42,18 @@ def print_bench_table(model: ReportModel, console: Console) -> None:
     if not records:
         console.print("no benchmark records: run `nox -s bench` (or zarrmatrix run --phase bench)")
         return
-    table = Table(title=f"store benchmark, {records[0].nbytes / 2**20:.1f} MiB, median of n repeats")
-    for col in ("cell", "store", "compressor", "op", "median ms", "IQR ms", "MB/s", "limit ms", "× limit", "n",
-                "verified"):
+    table = Table(title="store benchmark: median of n repeats, its 95% confidence interval")
+    for col in ("cell", "MiB", "store", "compressor", "op", "median ms", "95% CI", "n", "MB/s", "CPU ms",
+                "limit ms", "× limit", "verified"):
         table.add_column(col, justify="left" if col in ("cell", "store", "compressor", "op") else "right")
     for r in in_order(records):
-        table.add_row(Text(r.cell), Text(r.store), Text(r.compressor), Text(r.op), ms(r.median_s), ms(r.iqr_s),
-                      f"{r.mb_s:.0f}" if r.mb_s else "—", ms(r.limit_median_s),
-                      f"{r.ratio_to_limit:.2f}" if r.ratio_to_limit else "—", str(r.n),
+        ci = ci_text(r)
+        table.add_row(Text(r.cell), f"{r.nbytes / 2**20:g}", Text(r.store), Text(r.compressor), Text(r.op),
+                      ms(r.median_s), Text(ci, style="yellow" if "not converged" in ci else ""), str(r.n),
+                      f"{r.mb_s:.0f}" if r.mb_s else "—", ms(r.cpu_median_s), ms(r.limit_min_s), ratio_text(r),
                       "yes" if r.verified else Text("NO", style="red"))
     console.print(table)
-    for line in conclusion(records):
+    for line in conclusion(records) + scaling(records):
         console.print(Text(line))
 
 

@@ -336,7 +336,7 @@ def main():
                     "via": io_class.label, "zarr_version": version_of("zarr"),
                     "xarray_version": version_of("xarray"), "min_repeats": req["repeats"],
                     "limit_kind": limits[cls].how, "page_cache": unit.cache,
-                    "verify_with": "numpy.array_equal", "stop": unit.stop}
+                    "verify_with": "numpy.array_equal", "stop": unit.stop, "within": req["within"]}
             if unit.error is not None:
                 out.emit(dict(base, op="error", error=unit.error))
                 continue

@@ -121,9 +121,10 @@ def scaling(records: Sequence[BenchRow]) -> list[str]:
         chunks = math.prod(math.ceil(s / c) for s, c in zip(small.shape, small.chunks)) if small.shape else 1
         fixed = max(0.0, small.median_s - small.nbytes / (best * 1e6)) / max(chunks, 1)
         cell, store, compressor, op = key
+        plural = "s" if chunks != 1 else ""
         lines.append(f"{cell} {store}/{compressor} {op}: at its best {best:.0f} MB/s; within 80% of that from "
                      f"{level.nbytes / 2**20:g} MiB on, where its cost grows with size; at {small.nbytes / 2**20:g} "
-                     f"MiB about {fixed * 1e3:.2f} ms of fixed cost per chunk ({chunks} chunks).")
+                     f"MiB about {fixed * 1e3:.2f} ms of fixed cost per chunk ({chunks} chunk{plural}).")
     return lines
 
 

@@ -321,12 +321,8 @@ runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_real_r
 @pytest.mark.integration
 @pytest.mark.parametrize("isolation", ["fork", "process"])
 def test_kill_9_keeps_results_leaves_no_probe_and_the_next_run_resumes(tmp_path, work_dir, probes_copy, isolation):
-    matrix = write_matrix(tmp_path, ZARR3_READER.replace("timeout_s: 60", "timeout_s: 8").replace(
-        "roles: [read]", "roles: [write, read]\n    writes: [zipstore-v3]"))
+    args = writer_reader_run(tmp_path, work_dir, probes_copy, isolation, timeout_s=8)
     results = tmp_path / "reports" / "results"
-    args = [sys.executable, "-m", "zarrmatrix", "run", "--matrix", str(matrix), "--backend", "venv", "--work",
-            str(work_dir), "--reports", str(tmp_path / "reports"), "--probes-dir", str(probes_copy),
-            "--isolation", isolation, "--jobs", "2"]
     assert subprocess.run(args, cwd=tmp_path, capture_output=True, timeout=600).returncode == 0
     before = snapshot(results)
     uninterrupted = verdicts(results / "zarr-3.1.6.json")
@@ -336,11 +332,8 @@ def test_kill_9_keeps_results_leaves_no_probe_and_the_next_run_resumes(tmp_path,
     runner = subprocess.Popen(args + ["--phase", "read"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     journal = results / "zarr-3.1.6.journal.jsonl"
-    deadline = time.monotonic() + 120
-    # Both zip attempts journaled, both folder attempts hanging.
-    while time.monotonic() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) == 3):
-        time.sleep(0.2)
-    assert len(journal.read_text().splitlines()) == 3
+    # Both zip attempts journaled (a header and two lines), both folder attempts hanging.
+    wait_for_lines(journal, 3)
     runner.kill()
     runner.wait()
     killed = time.monotonic()
@@ -358,6 +351,24 @@ def test_kill_9_keeps_results_leaves_no_probe_and_the_next_run_resumes(tmp_path,
     assert not journal.exists()
 
 
+def writer_reader_run(tmp_path, work_dir, probes_copy, isolation, timeout_s) -> list[str]:
+    """The command line of a zarr 3.1.6 cell that writes one fixture and reads it, with the given isolation."""
+    matrix = write_matrix(tmp_path, ZARR3_READER.replace("timeout_s: 60", f"timeout_s: {timeout_s}").replace(
+        "roles: [read]", "roles: [write, read]\n    writes: [zipstore-v3]"))
+    return [sys.executable, "-m", "zarrmatrix", "run", "--matrix", str(matrix), "--backend", "venv", "--work",
+            str(work_dir), "--reports", str(tmp_path / "reports"), "--probes-dir", str(probes_copy),
+            "--isolation", isolation, "--jobs", "2"]
+
+
+def wait_for_lines(path: Path, count: int, seconds: float = 120) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (path.exists() and len(path.read_text().splitlines()) == count):
+        time.sleep(0.2)
+    text = path.read_text()
+    assert len(text.splitlines()) == count
+    return text
+
+
 def verdicts(path: Path) -> dict:
     records = json.loads(path.read_text())["records"]
     return {(r["fixture"], r["variant"], r["method"]): (r["verdict"], r["control_verdict"]) for r in records
@@ -371,12 +382,8 @@ def probes_running(probes: Path) -> bool:
 @pytest.mark.integration
 @pytest.mark.parametrize("isolation, sig, code", [("fork", signal.SIGINT, 130), ("process", signal.SIGTERM, 143)])
 def test_ctrl_c_stops_at_once_and_keeps_the_journal(tmp_path, work_dir, probes_copy, isolation, sig, code):
-    matrix = write_matrix(tmp_path, ZARR3_READER.replace("timeout_s: 60", "timeout_s: 300").replace(
-        "roles: [read]", "roles: [write, read]\n    writes: [zipstore-v3]"))
+    args = writer_reader_run(tmp_path, work_dir, probes_copy, isolation, timeout_s=300)
     results = tmp_path / "reports" / "results"
-    args = [sys.executable, "-m", "zarrmatrix", "run", "--matrix", str(matrix), "--backend", "venv", "--work",
-            str(work_dir), "--reports", str(tmp_path / "reports"), "--probes-dir", str(probes_copy),
-            "--isolation", isolation, "--jobs", "2"]
     assert subprocess.run(args + ["--phase", "write"], cwd=tmp_path, capture_output=True, timeout=600).returncode == 0
     written = (results / "zarr-3.1.6.json").read_bytes()
     (probes_copy / "read_zarr.py").rename(probes_copy / "_real_read_zarr.py")
@@ -384,11 +391,7 @@ def test_ctrl_c_stops_at_once_and_keeps_the_journal(tmp_path, work_dir, probes_c
     runner = subprocess.Popen(args + ["--phase", "read"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     journal = results / "zarr-3.1.6.journal.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) == 3):
-        time.sleep(0.2)
-    kept = journal.read_text()
-    assert len(kept.splitlines()) == 3
+    kept = wait_for_lines(journal, 3)
     runner.send_signal(sig)
     sent = time.monotonic()
     _, stderr = runner.communicate(timeout=60)

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-chunks", type=int, nargs="+", metavar="N", help="benchmark chunk shape (e.g. 1024 1024)")
     p.add_argument("--bench-sizes", nargs="+", metavar="SIZE",
                    help="a size sweep instead of matrix.yaml's (the real one: 4m 16m 64m 256m 1g)")
+    p.add_argument("--bench-max-repeats", type=int, metavar="N", help="at most this many repeats of a store "
+                   "whose median is not yet known to within bench.within (default: matrix.yaml's)")
+    p.add_argument("--bench-budget", type=float, metavar="SECONDS", help="seconds a store may take, per size")
     p.add_argument("--drop-caches", action="store_true",
                    help="drop the page cache before each disk read of the benchmark (root, venv backend)")
 
@@ -198,7 +201,13 @@ def _with_bench_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
     for size in sizes:
         if not re.fullmatch(r"[1-9][0-9]*[kmg]?", size):
             raise UserError(f"--bench-sizes {size!r}: expected bytes, or with k, m or g (e.g. 4m, 1g)")
+    max_repeats = args.bench_max_repeats or matrix.bench.max_repeats
+    budget = args.bench_budget or matrix.bench.budget_s
+    if max_repeats < matrix.bench.repeats or budget <= 0:
+        raise UserError(f"--bench-max-repeats {max_repeats} must be at least bench.repeats "
+                        f"({matrix.bench.repeats}), and --bench-budget {budget:g} positive")
     return replace(matrix, bench=replace(matrix.bench, shape=shape, chunks=chunks, sizes=sizes,
+                                         max_repeats=max_repeats, budget_s=budget,
                                          drop_caches=args.drop_caches or matrix.bench.drop_caches))
 
 

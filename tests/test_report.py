@@ -118,4 +118,4 @@ def test_bench_conclusion_from_numbers():
     assert "not the disk" in lines[-1]
     # zip: 1 MiB in 5 ms (210 MB/s), 4 MiB in 40 ms (105 MB/s): its best is at 1 MiB.
     (sweep,) = scaling(records)
-    assert sweep.startswith("c zip/default write: at its best 210 MB/s; within 80% of that from 1 MiB on")
+    assert sweep.sentence().startswith("c zip/default write: at its best 210 MB/s; within 80% of that from 1 MiB on")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -82,34 +83,55 @@ def op_figure(records: Sequence[BenchRow], op: str) -> go.Figure:
     return fig
 
 
-def sweep_figure(records: Sequence[BenchRow], op: str) -> go.Figure:
-    """Throughput against size, one line per cell, store and compressor, and the limit's line beside them."""
+def sweep_figure(records: Sequence[BenchRow], op: str, cell: str) -> go.Figure:
+    """One cell's throughput against size, a line per store and compressor, and the limit's line beside them."""
     fig = go.Figure()
-    rows = [r for r in in_order(records) if r.op == op]
+    rows = [r for r in in_order(records) if r.op == op and r.cell == cell]
     for key in sorted({(r.cell, r.store, r.compressor) for r in rows}):
         sel = sorted((r for r in rows if (r.cell, r.store, r.compressor) == key), key=lambda r: r.nbytes)
-        fig.add_scatter(name=" ".join(key), mode="lines+markers", x=[r.nbytes / 2**20 for r in sel],
-                        y=[r.mb_s for r in sel],
-                        hovertemplate="%{x:g} MiB: %{y:.0f} MB/s<extra>" + e(" ".join(key)) + "</extra>")
+        name = " ".join(key[1:])
+        fig.add_scatter(name=name, mode="lines+markers", x=[r.nbytes / 2**20 for r in sel], y=[r.mb_s for r in sel],
+                        hovertemplate="%{x:g} MiB: %{y:.0f} MB/s<extra>" + e(name) + "</extra>")
     for cell, disk in sorted({(r.cell, r.store in DISK_STORES) for r in rows}):
         sel = {r.nbytes: r.limit_min_s for r in rows if r.cell == cell and (r.store in DISK_STORES) == disk
                and r.limit_min_s}
         if sel:
             sizes = sorted(sel)
-            fig.add_scatter(name=f"{cell} limit ({'disk' if disk else 'memory'})", mode="lines",
+            fig.add_scatter(name=f"limit ({'disk' if disk else 'memory'})", mode="lines",
                             line={"dash": "dash", "color": "#d73027" if disk else "#fc8d59"},
                             x=[n / 2**20 for n in sizes], y=[n / sel[n] / 1e6 for n in sizes])
-    fig.update_layout(height=480, title=f"{op} throughput against size (log scale)",
+    fig.update_layout(height=420, title=f"{cell}: {op} throughput against size (log scale)",
                       xaxis={"title": "array size, MiB", "type": "log"},
                       yaxis={"title": "MB/s", "type": "log"}, margin={"t": 50, "b": 40, "l": 60, "r": 10},
                       plot_bgcolor="#fafafa")
     return fig
 
 
-def scaling(records: Sequence[BenchRow]) -> list[str]:
-    """Per store: from which size its throughput is within 80% of its best (cost proportional to size),
-    and below that, its fixed cost per chunk."""
-    lines = []
+@dataclass(frozen=True)
+class Scaling:
+    """How one store's cost grows: its best throughput, the size from which it is within 80% of that
+    (its cost proportional to size), and its fixed cost per chunk at the smallest size."""
+
+    cell: str
+    store: str
+    compressor: str
+    op: str
+    best_mb_s: float
+    proportional_from: int
+    smallest: int
+    chunks: int
+    per_chunk_s: float
+
+    def sentence(self) -> str:
+        plural = "s" if self.chunks != 1 else ""
+        return (f"{self.cell} {self.store}/{self.compressor} {self.op}: at its best {self.best_mb_s:.0f} MB/s; "
+                f"within 80% of that from {self.proportional_from / 2**20:g} MiB on, where its cost grows with "
+                f"size; at {self.smallest / 2**20:g} MiB about {self.per_chunk_s * 1e3:.2f} ms of fixed cost per "
+                f"chunk ({self.chunks} chunk{plural}).")
+
+
+def scaling(records: Sequence[BenchRow]) -> list[Scaling]:
+    out = []
     rows = [r for r in records if r.op in ("write", "read") and r.mb_s]
     for key in sorted({(r.cell, r.store, r.compressor, r.op) for r in rows}):
         sel = sorted((r for r in rows if (r.cell, r.store, r.compressor, r.op) == key), key=lambda r: r.nbytes)
@@ -120,12 +142,19 @@ def scaling(records: Sequence[BenchRow]) -> list[str]:
         small = sel[0]
         chunks = math.prod(math.ceil(s / c) for s, c in zip(small.shape, small.chunks)) if small.shape else 1
         fixed = max(0.0, small.median_s - small.nbytes / (best * 1e6)) / max(chunks, 1)
-        cell, store, compressor, op = key
-        plural = "s" if chunks != 1 else ""
-        lines.append(f"{cell} {store}/{compressor} {op}: at its best {best:.0f} MB/s; within 80% of that from "
-                     f"{level.nbytes / 2**20:g} MiB on, where its cost grows with size; at {small.nbytes / 2**20:g} "
-                     f"MiB about {fixed * 1e3:.2f} ms of fixed cost per chunk ({chunks} chunk{plural}).")
-    return lines
+        out.append(Scaling(*key, best, level.nbytes, small.nbytes, chunks, fixed))
+    return out
+
+
+def _scaling_table(rows: Sequence[Scaling]) -> str:
+    head = ("cell", "store", "compressor", "op", "best MB/s", "proportional from MiB", "fixed ms per chunk")
+    body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in (
+        s.cell, s.store, s.compressor, s.op, f"{s.best_mb_s:.0f}", f"{s.proportional_from / 2**20:g}",
+        f"{s.per_chunk_s * 1e3:.2f} (at {s.smallest / 2**20:g} MiB)")) + "</tr>" for s in rows)
+    sentences = "".join(f"<li>{e(s.sentence())}</li>" for s in rows)
+    return ("<h3>How cost grows with size</h3><table class='bench'><thead><tr>"
+            + "".join(f"<th>{e(h)}</th>" for h in head) + f"</tr></thead><tbody>{body}</tbody></table>"
+            f"<details><summary>the same, as sentences</summary><ul>{sentences}</ul></details>")
 
 
 def conclusion(records: Sequence[BenchRow]) -> list[str]:
@@ -188,10 +217,14 @@ def bench_html(model: ReportModel) -> str:
     sizes = sorted({r.nbytes for r in records})
     figs = "".join(op_figure(records, op).to_html(full_html=False, include_plotlyjs=False, div_id=f"bench-{op}")
                    for op in ("write", "read"))
-    if len(sizes) > 1:
-        figs += "".join(sweep_figure(records, op).to_html(full_html=False, include_plotlyjs=False,
-                                                          div_id=f"bench-sweep-{op}") for op in ("write", "read"))
-    text = "".join(f"<li>{e(line)}</li>" for line in conclusion(records) + scaling(records))
+    swept = sorted({r.cell for r in records if len({x.nbytes for x in records if x.cell == r.cell}) > 1})
+    for i, cell in enumerate(swept):
+        for op in ("write", "read"):
+            figs += sweep_figure(records, op, cell).to_html(full_html=False, include_plotlyjs=False,
+                                                            div_id=f"bench-sweep-{op}-{i}")
+    grows = scaling(records)
+    figs += _scaling_table(grows) if grows else ""
+    text = "".join(f"<li>{e(line)}</li>" for line in conclusion(records))
     return (f"<h2>Store benchmark</h2><p>Random {e(first.dtype)} arrays of "
             f"{e(', '.join(f'{n / 2**20:g}' for n in sizes))} MiB (chunks of at most {e(str(tuple(first.chunks)))}). "
             "Each round writes, reads and verifies every store once on a fresh target, then times the limit: the "

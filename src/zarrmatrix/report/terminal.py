@@ -53,7 +53,7 @@ def print_bench_table(model: ReportModel, console: Console) -> None:
                       f"{r.mb_s:.0f}" if r.mb_s else "—", ms(r.cpu_median_s), ms(r.limit_min_s), ratio_text(r),
                       "yes" if r.verified else Text("NO", style="red"))
     console.print(table)
-    for line in conclusion(records) + scaling(records):
+    for line in conclusion(records) + [s.sentence() for s in scaling(records)]:
         console.print(Text(line))
 
 

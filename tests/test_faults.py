@@ -293,7 +293,8 @@ def test_probes_do_not_see_the_users_zarr_config(tmp_path, work_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "results" / "zarr-3.1.6.json").read_text())
     reads = [r for r in result["records"] if r["kind"] == "read" and r["method"] == "store-object"]
-    assert {r["verdict"] for r in reads} == {"pass"}
+    # Read whole, not timed out; the only reader is its own reference, so the data are unverified.
+    assert {r["verdict"] for r in reads} == {"unverified"}
     probe_env = result["environment"]["probe_env"]
     assert probe_env["HOME"].startswith(str(work_dir)) and not any(k.startswith("ZARR_") for k in probe_env)
     assert result["environment"]["limits"]["address_space_bytes"] == 768 * 2**20

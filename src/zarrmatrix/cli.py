@@ -147,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # A shell that starts a command in the background (`cmd &`, non-interactive) sets SIGINT to ignored, and
+    # Python then leaves it so: an explicit `kill -INT` must still stop a run.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         # The report commands read results alone: they work without a matrix file.
         matrix = None if args.command in ("report", "bench-table", "inspect") else _with_docker_options(
@@ -163,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _validate(args, matrix: Matrix, console: Console) -> int:

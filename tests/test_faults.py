@@ -404,3 +404,19 @@ def test_ctrl_c_stops_at_once_and_keeps_the_journal(tmp_path, work_dir, probes_c
     assert not probes_running(probes_copy)
     assert (results / "zarr-3.1.6.incomplete.json").exists()
     assert (results / "zarr-3.1.6.json").read_bytes() == written
+
+
+def test_check_takes_the_lock_before_it_replaces_anything(tmp_path):
+    mine = tmp_path / "mine.zip"
+    with zipfile.ZipFile(mine, "w") as zf:
+        zf.writestr("zarr.json", "{}")
+    out = tmp_path / "out"
+    (out / "fixtures").mkdir(parents=True)
+    (out / ".zarrmatrix-check").write_text("")
+    (out / "fixtures" / "earlier.zip").write_bytes(b"an earlier check's copy")
+    matrix = write_matrix(tmp_path, "schema_version: 1\ncells:\n  - {library: zarr, versions: ['3.1.6'], "
+                                    "roles: [read]}\n")
+    with ReportsLock(out):
+        done = zarrmatrix("check", str(mine), "--matrix", str(matrix), "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 2 and "in use by another zarrmatrix run" in done.stderr
+    assert (out / "fixtures" / "earlier.zip").read_bytes() == b"an earlier check's copy"

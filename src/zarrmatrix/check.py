@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
+from .lock import ReportsLock
 from .matrix import Matrix
 from .report import build_report
 from .report.model import build_model
@@ -109,6 +110,15 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
     if not checked:
         raise UserError("no zip file to check among the arguments")
     claim(layout.reports)
+    # Held from the first file replaced to the last one written (the runner inside does not take it again):
+    # a second check into the same folder refuses.
+    with ReportsLock(layout.reports):
+        return _check_in(checked, inputs, matrix, layout, console, backend=backend, jobs=jobs, json_out=json_out,
+                         isolation=isolation)
+
+
+def _check_in(checked: list[Input], inputs: list[Input], matrix: Matrix, layout: Layout, console: Console, *,
+              backend: str | None, jobs: int, json_out: Path | None, isolation: str) -> int:
     staging = stage(checked, layout.reports)
     replace_folder(layout.fixtures, staging)
     empty = Path(tempfile.mkdtemp(prefix=".results-", dir=layout.reports))
@@ -124,7 +134,7 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
                           "reader opens it there, by its documented inner path, where it has one")
     readers = [c for c in matrix.cells if "read" in c.roles]
     runner = Runner(matrix, layout, backend_choice=backend, jobs=jobs, console=console, isolation=isolation,
-                    fresh=True)
+                    fresh=True, lock=False)
     runner.run(readers, phases=["read"])
     merged = load_results(layout.results)
     model = build_model(merged.results, merged.problems, merged.incomplete)

@@ -147,7 +147,8 @@ class CellRun:
 class Runner:
     def __init__(self, matrix: Matrix, layout: Layout, *, backend_choice: str | None = None, jobs: int = 2,
                  console: Console | None = None, mnist_dir: str | None = None,
-                 selector: backends.Selector | None = None, isolation: str = "fork", fresh: bool = False):
+                 selector: backends.Selector | None = None, isolation: str = "fork", fresh: bool = False,
+                 lock: bool = True):
         self.matrix = matrix
         self.layout = layout
         self.backend_choice = backend_choice
@@ -158,6 +159,8 @@ class Runner:
         self._envs_lock = threading.Lock()
         self.isolation = isolation
         self.fresh = fresh
+        # False where the caller holds the reports folder's lock itself (check, from its first file on).
+        self.lock = lock
         # Set when the run is told to stop: no attempt starts, and what was running is not recorded.
         self.stopping = threading.Event()
         self._servers: list[AttemptServer] = []
@@ -174,7 +177,9 @@ class Runner:
         cells = [c for c in cells if c.roles & phases]
         runs: list[CellRun] = []
         complete = False
-        with ReportsLock(self.layout.reports), ExitStack() as envs:
+        with ExitStack() as envs:
+            if self.lock:
+                envs.enter_context(ReportsLock(self.layout.reports))
             clean_stale_scratch(self.layout.scratch.parent)
             envs.callback(shutil.rmtree, self.layout.scratch, ignore_errors=True)
             try:

@@ -6,35 +6,17 @@ manifest holds per array its shape, dtype and the SHA-256 of its decoded bytes,
 which is what every reader is checked against.
 """
 
-import json
 import os
 import shutil
 import tempfile
-import time
-import zipfile
 
 import numpy as np
 import zarr
 
 from _packing import pack
+from _writer import edge_arrays, run_writer
 from _zarr_compat import V3, dir_store, zip_store
-from _zmprobe import checksum, error_of, main_guard, request_and_output, version_of
-
-EDGE_ARRAYS = (
-    # name, shape, chunks, dtype: shapes that leave partial edge chunks on purpose
-    ("ints", (37, 53), (10, 16), "int32"),
-    ("floats", (1000,), (300,), "float64"),
-    ("nested/temps", (12, 20), (5, 5), "float32"),
-    ("nested/sub/u8", (5, 6, 7), (2, 4, 4), "uint8"),
-)
-
-
-def edge_data(name, shape, dtype):
-    rng = np.random.default_rng(sum(map(ord, name)))
-    if np.dtype(dtype).kind == "f":
-        return rng.normal(20.0, 5.0, size=shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(max(info.min, -10**6), min(info.max, 10**6), size=shape, endpoint=True, dtype=dtype)
+from _zmprobe import checksum, main_guard, version_of
 
 
 def open_root(store, zarr_format):
@@ -74,10 +56,6 @@ def write_arrays(root, arrays, raw=False):
         entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype),
                         "chunks": list(chunks), "sha256": digest, "codec": codec_of(arr)})
     return entries
-
-
-def edge_arrays():
-    return [(name, edge_data(name, shape, dtype), chunks) for name, shape, chunks, dtype in EDGE_ARRAYS]
 
 
 def write_zipstore(target, zarr_format, arrays, attrs, raw=False):
@@ -164,17 +142,6 @@ def write_mnist(target, zarr_format, mnist_dir):
     return write_zipstore(target, zarr_format, arrays, attrs), {"mnist_source": source}
 
 
-def zip_facts(path):
-    """What the zip itself looks like: readers differ on duplicate member names,
-    which a ZipStore leaves behind whenever metadata is written twice."""
-    with zipfile.ZipFile(path) as zf:
-        infos = zf.infolist()
-    names = [i.filename for i in infos]
-    methods = sorted({zipfile.compressor_names.get(i.compress_type, str(i.compress_type)) for i in infos})
-    return {"members": len(names), "duplicate_members": len(names) - len(set(names)),
-            "compression": methods, "bytes": os.path.getsize(path)}
-
-
 def write(kind, target, cell_id, mnist_dir):
     zarr_format = 3 if kind.endswith("-v3") else 2
     attrs = {"title": "zarrmatrix fixture", "writer": cell_id, "kind": kind}
@@ -218,41 +185,10 @@ PACKINGS = {
 }
 
 
-def main():
-    request, out = request_and_output()
-    kind, cell_id = request["kind"], request["cell_id"]
-    name = "%s__%s.%s" % (cell_id, kind, "ozx" if kind.startswith("ozx-") else "zip")
-    target = os.path.join(request["out_dir"], name)
-    # Written under names readers never pick up, and renamed when whole: a writer killed
-    # half-way leaves no fixture that readers would be blamed for failing to read.
-    partial = os.path.join(request["out_dir"], ".%s.partial" % name)
-    partial_manifest = os.path.join(request["out_dir"], ".%s.manifest.json.partial" % name)
-    record = {"kind": "fixture", "fixture": name, "fixture_kind": kind, "writer": cell_id,
-              "zarr_version": version_of("zarr"), "xarray_version": version_of("xarray"),
-              "numcodecs_version": version_of("numcodecs"), "numpy_version": np.__version__}
-    started = time.perf_counter()
-    try:
-        zarr_format, variant, entries, extra = write(kind, partial, cell_id, request.get("mnist_dir"))
-        record.update(extra)
-        manifest = {"fixture": name, "writer": cell_id, "kind": kind, "zarr_format": zarr_format,
-                    "variant": variant, "arrays": entries, "zip": zip_facts(partial),
-                    "synthetic": extra.get("mnist_source") == "synthetic",
-                    "versions": {k: record[k] for k in ("zarr_version", "xarray_version",
-                                                        "numcodecs_version", "numpy_version")}}
-        with open(partial_manifest, "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=1, sort_keys=True)
-        os.replace(partial_manifest, target + ".manifest.json")
-        os.replace(partial, target)
-        record.update(manifest=manifest, error=None)
-    except Exception as exc:
-        record["error"] = error_of(exc)
-        for path in (partial, partial_manifest):
-            if os.path.exists(path):
-                os.remove(path)
-    record["seconds"] = round(time.perf_counter() - started, 4)
-    out.emit(record)
-    return 0
+def versions():
+    return {"zarr_version": version_of("zarr"), "xarray_version": version_of("xarray"),
+            "numcodecs_version": version_of("numcodecs"), "numpy_version": np.__version__}
 
 
 if __name__ == "__main__":
-    main_guard(main)
+    main_guard(lambda: run_writer(write, versions))

@@ -355,3 +355,39 @@ def test_check_reads_nested_ozx_and_renamed_zips_and_never_guesses(tmp_path, wor
     assert facts["duplicates"] and facts["rfc9"]["errors"] == []
     assert {w.split(":")[0].split(" (")[0] for w in facts["rfc9"]["warnings"]} >= {
         "missing comment", "not ZIP64", "not named .ozx"}
+
+
+TENSORSTORE_BOTH_WAYS = """
+schema_version: 1
+defaults: {timeout_s: 120}
+cells:
+  - library: zarr
+    versions: ["3.1.6"]
+    pins: {fsspec: "==2026.9.0"}
+    roles: [write, read]
+    writes: [zipstore-v3]
+  - library: tensorstore
+    versions: ["0.1.86"]
+    roles: [write, read]
+    writes: [ts-zarr2-v2, ts-sharded-v3, ts-zipkv-v3]
+"""
+
+
+def test_tensorstore_writes_and_reads(tmp_path, work_dir):
+    matrix = write_matrix(tmp_path, TENSORSTORE_BOTH_WAYS)
+    done = zarrmatrix("run", "--matrix", str(matrix), "--backend", "venv", "--work", str(work_dir), "--reports",
+                      str(tmp_path / "reports"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = results(tmp_path / "reports")
+    ts = got["tensorstore-0.1.86"]
+    written = {r["fixture_kind"]: r for r in ts["records"] if r["kind"] == "fixture"}
+    assert all(r["error"] is None for r in written.values()) and written["ts-zipkv-v3"]["tensorstore_version"]
+    # zarr-python reads what TensorStore wrote: v2, sharded v3, and v3 written into TensorStore's zip kvstore.
+    for kind in ("ts-zarr2-v2", "ts-sharded-v3", "ts-zipkv-v3"):
+        zarr_reads = reads(got["zarr-3.1.6"], f"tensorstore-0.1.86__{kind}")
+        assert "pass" in {r["verdict"] for r in zarr_reads}, kind
+    # TensorStore reads its own, and refuses zarr-python's ZipStore: zarr.json is in it twice.
+    assert {r["verdict"] for r in reads(ts, "tensorstore-0.1.86__ts-sharded-v3")} == {"pass"}
+    (own_zipstore,) = reads(ts, "zarr-3.1.6__zipstore-v3")
+    assert own_zipstore["verdict"] == "error" and "duplicate entries" in own_zipstore["reason"]
+    assert own_zipstore["control_verdict"] == "pass" and own_zipstore["call"].startswith("tensorstore.KvStore.open(")

@@ -108,3 +108,4 @@ def test_the_schemas_agree_with_the_library_table():
 def test_every_library_has_its_probe():
     for library in LIBRARIES.values():
         assert (PROBES / library.probe).is_file(), library.name
+        assert (PROBES / library.writer_probe).is_file(), library.name

@@ -101,6 +101,9 @@ REAL_MESSAGES = [
     # u1.zip, NCZarr's "<u1" dtype, zarr 3.1.6.
     ("ValueError", "No Zarr data type found that matches {'name': '<u1', 'object_codec_id': None}", ZIP,
      "this zarr rejects the data type '<u1'"),
+    # zarr 3.1.6's own ZipStore (zarr.json written twice), read by TensorStore 0.1.86's zip kvstore.
+    ("ValueError", "Duplicate filename in ZIP: zarr.json", Context("tensorstore", None, 3, "zip"),
+     "the zip has duplicate entries (metadata written twice), which this reader refuses"),
     ("ValueError", "At least one ArrayBytesCodec is required.", ZIP,
      "not valid Zarr v3: the codecs hold no array-to-bytes codec (a spec violation)"),
     # nullfill.zip (GDAL's fill_value: null), zarr 3.1.6.

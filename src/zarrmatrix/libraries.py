@@ -22,6 +22,8 @@ class Library:
     needs_image: bool = False
     # Why a Zarr store is outside what the library is built for: its errors are `n/a`, not failures.
     not_by_design: str | None = None
+    # The probe under probes/ that writes this library's fixtures.
+    writer_probe: str = "write_fixtures.py"
 
     @property
     def probe(self) -> str:
@@ -49,6 +51,8 @@ TABLE = (
     Library("h5py", "h5py", not_by_design="h5py reads HDF5, not Zarr"),
     Library("gdal", None, needs_image=True),
     Library("rasterio", "rasterio"),
+    Library("tensorstore", "tensorstore", writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"),
+            writer_probe="write_tensorstore.py"),
 )
 
 LIBRARIES: dict[str, Library] = {lib.name: lib for lib in TABLE}

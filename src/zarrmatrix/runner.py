@@ -268,7 +268,7 @@ class Runner:
     def _write_one(self, run: CellRun, writer: Environment, kind: str, mnist: str | None) -> None:
         request = {"kind": kind, "cell_id": run.cell.id, "out_dir": writer.env_path(self.layout.fixtures),
                    "mnist_dir": None if mnist is None else writer.env_path(Path(mnist))}
-        attempt = run_attempt(writer, "write_fixtures.py", request, run.cell.timeout_s)
+        attempt = run_attempt(writer, LIBRARIES[run.cell.library].writer_probe, request, run.cell.timeout_s)
         if attempt.final is not None:
             record = FixtureRecord.from_json(attempt.final)
             written = self.layout.fixtures / record.fixture

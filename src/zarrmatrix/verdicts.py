@@ -112,6 +112,8 @@ RULES: list[_Rule] = [
      _const("GDAL found no Zarr array it could open there (it says: no such file)")),
     (_matches(r"No Zarr data type found that matches \{'name': '([^']+)'"),
      _group(r"No Zarr data type found that matches \{'name': '([^']+)'", "this zarr rejects the data type '{0}'")),
+    (_matches(r"Duplicate filename in ZIP"),
+     _const("the zip has duplicate entries (metadata written twice), which this reader refuses")),
     (_matches(r"At least one ArrayBytesCodec is required"),
      _const("not valid Zarr v3: the codecs hold no array-to-bytes codec (a spec violation)")),
     (_matches(r"Invalid type: None\. Expected"), _const("this zarr rejects fill_value null")),

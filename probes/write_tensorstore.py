@@ -1,0 +1,87 @@
+"""Write a fixture with TensorStore: Zarr v2, Zarr v3, sharded v3, and v3 straight into a zip
+through TensorStore's own zip kvstore.
+
+TensorStore writes arrays, not groups: the group metadata the Zarr specs define (.zgroup,
+or a zarr.json with node_type group) is written through the same kvstore, so that readers
+that open the root group find the arrays below it.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorstore as ts
+
+from _packing import pack
+from _writer import edge_arrays, run_writer
+from _zmprobe import checksum, main_guard, version_of
+
+# TensorStore's names for what each Zarr format calls a data type.
+V2_DTYPES = {"int32": "<i4", "float64": "<f8", "float32": "<f4", "uint8": "|u1"}
+
+
+def versions():
+    return {"tensorstore_version": version_of("tensorstore"), "numpy_version": np.__version__}
+
+
+def array_spec(kvstore, path, data, chunks, kind):
+    # The array's folder below the kvstore's own path (a zip kvstore has none).
+    where = dict(kvstore, path=kvstore.get("path", "") + path + "/")
+    if kind.startswith("ts-zarr2"):
+        metadata = {"shape": list(data.shape), "chunks": list(chunks), "dtype": V2_DTYPES[str(data.dtype)]}
+        return {"driver": "zarr", "kvstore": where, "metadata": metadata, "create": True, "delete_existing": True}
+    metadata = {"shape": list(data.shape), "data_type": str(data.dtype),
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}}}
+    if kind.startswith("ts-sharded"):
+        # One shard holds the whole array (rounded up to whole chunks); the chunks inside it are the requested ones.
+        shard = [-(-n // c) * c for n, c in zip(data.shape, chunks)]
+        metadata["chunk_grid"]["configuration"]["chunk_shape"] = shard
+        metadata["codecs"] = [{"name": "sharding_indexed", "configuration": {"chunk_shape": list(chunks)}}]
+    return {"driver": "zarr3", "kvstore": where, "metadata": metadata, "create": True, "delete_existing": True}
+
+
+def group_keys(paths, zarr_format):
+    """The group metadata keys of the root and of every folder on the way to an array."""
+    folders = {""}
+    for path in paths:
+        parts = path.split("/")[:-1]
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    name = ".zgroup" if zarr_format == 2 else "zarr.json"
+    return sorted((folder + "/" if folder else "") + name for folder in folders)
+
+
+def write(kind, target, cell_id, mnist_dir):
+    zarr_format = 2 if kind.endswith("-v2") else 3
+    folder = tempfile.mkdtemp(prefix="zm-ts-")
+    try:
+        if kind.startswith("ts-zipkv"):
+            kvstore = {"driver": "zip", "base": {"driver": "file", "path": os.path.abspath(target)}}
+        else:
+            kvstore = {"driver": "file", "path": folder + "/"}
+        store = ts.KvStore.open(kvstore).result()
+        entries = []
+        arrays = edge_arrays()
+        for key in group_keys([name for name, _, _ in arrays], zarr_format):
+            group = {"zarr_format": 2} if zarr_format == 2 else {"zarr_format": 3, "node_type": "group"}
+            store.write(key, json.dumps(group).encode()).result()
+        for name, data, chunks in arrays:
+            array = ts.open(array_spec(kvstore, name, data, chunks, kind)).result()
+            array.write(data).result()
+            digest, _ = checksum(data)
+            entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype),
+                            "chunks": list(chunks), "sha256": digest, "codec": kind})
+        del store
+        if not kind.startswith("ts-zipkv"):
+            pack(folder, target, "stored")
+        variant = {"ts-zarr2": "TensorStore zarr, zipped", "ts-zarr3": "TensorStore zarr3, zipped",
+                   "ts-sharded": "TensorStore zarr3 sharded, zipped",
+                   "ts-zipkv": "TensorStore zarr3 into its zip kvstore"}[kind.rsplit("-", 1)[0]]
+        return zarr_format, variant, entries, {}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main_guard(lambda: run_writer(write, versions))

@@ -391,3 +391,32 @@ def test_tensorstore_writes_and_reads(tmp_path, work_dir):
     (own_zipstore,) = reads(ts, "zarr-3.1.6__zipstore-v3")
     assert own_zipstore["verdict"] == "error" and "duplicate entries" in own_zipstore["reason"]
     assert own_zipstore["control_verdict"] == "pass" and own_zipstore["call"].startswith("tensorstore.KvStore.open(")
+
+
+NETCDF_WRITES = """
+schema_version: 1
+defaults: {timeout_s: 120}
+cells:
+  - library: netcdf4
+    versions: ["1.7.2"]
+    roles: [write]
+    writes: [nc-zarr-v2]
+  - library: zarr
+    versions: ["3.0.10", "3.1.6"]
+    roles: [read]
+"""
+
+
+def test_netcdf_c_writes_what_one_zarr_reads_and_the_next_rejects(tmp_path, work_dir):
+    matrix = write_matrix(tmp_path, NETCDF_WRITES)
+    done = zarrmatrix("run", "--matrix", str(matrix), "--backend", "venv", "--work", str(work_dir), "--reports",
+                      str(tmp_path / "reports"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = results(tmp_path / "reports")
+    (written,) = [r for r in got["netcdf4-1.7.2"]["records"] if r["kind"] == "fixture"]
+    assert written["error"] is None and written["netcdf_c_version"]
+    fixture = "netcdf4-1.7.2__nc-zarr-v2"
+    assert {r["method"]: r["verdict"] for r in reads(got["zarr-3.0.10"], fixture)}["store-object"] == "pass"
+    # netCDF-C writes uint8 as "<u1": zarr 3.1.6 reads every other array and rejects that one.
+    newer = {r["method"]: r for r in reads(got["zarr-3.1.6"], fixture)}["store-object"]
+    assert newer["verdict"] == "partial" and newer["reason"].endswith("this zarr rejects the data type '<u1'")

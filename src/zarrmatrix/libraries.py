@@ -47,7 +47,7 @@ TABLE = (
     Library("zarr", "zarr", writes=ZARR_KINDS, benches=True),
     Library("xarray", "xarray", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True),
     Library("fsspec", "fsspec"),
-    Library("netcdf4", "netCDF4"),
+    Library("netcdf4", "netCDF4", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py"),
     Library("h5py", "h5py", not_by_design="h5py reads HDF5, not Zarr"),
     Library("gdal", None, needs_image=True),
     Library("rasterio", "rasterio"),

@@ -1,6 +1,6 @@
 import zipfile
 
-from zarrmatrix.fixtures import discover, extract_control, sniff_format
+from zarrmatrix.fixtures import discover, extract_control, zarr_root
 
 
 def make_zip(path, members):
@@ -11,11 +11,11 @@ def make_zip(path, members):
 
 
 def test_sniffs_the_zarr_format(tmp_path):
-    assert sniff_format(make_zip(tmp_path / "v3.zip", {"zarr.json": "{}", "a/zarr.json": "{}"})) == 3
-    assert sniff_format(make_zip(tmp_path / "v2.zip", {".zgroup": "{}", "a/.zarray": "{}"})) == 2
-    assert sniff_format(make_zip(tmp_path / "none.zip", {"readme.txt": "hi"})) is None
+    assert zarr_root(make_zip(tmp_path / "v3.zip", {"zarr.json": "{}", "a/zarr.json": "{}"}))[1] == 3
+    assert zarr_root(make_zip(tmp_path / "v2.zip", {".zgroup": "{}", "a/.zarray": "{}"}))[1] == 2
+    assert zarr_root(make_zip(tmp_path / "none.zip", {"readme.txt": "hi"}))[1] is None
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
-    assert sniff_format(tmp_path / "broken.zip") is None
+    assert zarr_root(tmp_path / "broken.zip")[1] is None
 
 
 def test_control_is_extracted_once_and_holds_only_the_zip(tmp_path):

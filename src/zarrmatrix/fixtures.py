@@ -43,29 +43,30 @@ class Fixture:
         return digest.hexdigest()
 
     @cached_property
+    def _found(self) -> tuple[str | None, int | None]:
+        return zarr_root(self.zip_path)
+
+    @property
     def zarr_format(self) -> int | None:
         if self.manifest is not None and self.manifest.zarr_format:
             return self.manifest.zarr_format
-        return sniff_format(self.zip_path)
+        return self._found[1]
 
-    @cached_property
+    @property
     def root(self) -> str:
         """The folder of the zip that holds the Zarr root: "" where the zip's own root does, or
         none is found; "store.zarr" for a zip made by `zip -r x.zip store.zarr`."""
-        try:
-            with zipfile.ZipFile(self.zip_path) as zf:
-                return find_root(zf.namelist())[0] or ""
-        except Exception:  # a broken zip has no root to find
-            return ""
+        return self._found[0] or ""
 
 
-def sniff_format(zip_path: Path) -> int | None:
-    """The Zarr format of a zip nobody described: that of its shallowest metadata file."""
+def zarr_root(zip_path: Path) -> tuple[str | None, int | None]:
+    """Where a zip's Zarr root is and its format, from its shallowest metadata file; (None, None) for a zip
+    with none, or a broken one."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            return find_root(zf.namelist())[1]
-    except Exception:  # a broken zip has no format to tell
-        return None
+            return find_root(zf.namelist())
+    except Exception:  # a broken zip has no root to find
+        return None, None
 
 
 def manifest_path(zip_path: Path) -> Path:

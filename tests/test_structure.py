@@ -105,6 +105,13 @@ def test_the_schemas_agree_with_the_library_table():
     assert results["properties"]["status"]["enum"] == [s.value for s in CellStatus]
 
 
+def test_the_size_form_is_the_schemas():
+    from zarrmatrix.matrix import SIZE
+
+    schema = json.loads((SCHEMAS / "matrix.schema.json").read_text())
+    assert schema["$defs"]["size"]["pattern"] == f"^{SIZE.pattern}$"
+
+
 def test_every_library_has_its_probe():
     for library in LIBRARIES.values():
         assert (PROBES / library.probe).is_file(), library.name

@@ -183,19 +183,18 @@ def run_attempt(env: Environment, probe: str, request: dict[str, Any], timeout: 
     folder.chmod(0o777)
     try:
         (folder / "request.json").write_text(json.dumps(request))
-        args = ["--request", env.env_path(folder / "request.json"), "--out", env.env_path(folder / "records.jsonl")]
+        paths = {"request": env.env_path(folder / "request.json"), "out": env.env_path(folder / "records.jsonl")}
         result = None
         if server is not None:
             try:
-                result = server.attempt({"request": args[1], "out": args[3],
-                                         "stderr": env.env_path(folder / "stderr.txt")},
+                result = server.attempt(dict(paths, stderr=env.env_path(folder / "stderr.txt")),
                                         folder / "stderr.txt", timeout)
             except ServerGone:
                 if server.closing:  # closed on purpose (the run is stopping): no attempt in its place
                     raise
                 result = None
         if result is None:
-            result = env.run_probe(probe, args, timeout=timeout)
+            result = env.run_probe(probe, ["--request", paths["request"], "--out", paths["out"]], timeout=timeout)
         records = []
         out = folder / "records.jsonl"
         if out.exists():

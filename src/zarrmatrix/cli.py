@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 from dataclasses import replace
@@ -16,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
-from .matrix import Matrix, load_matrix
+from .matrix import SIZE, Matrix, load_matrix
 
 
 def _probes_dir() -> Path:
@@ -203,7 +202,7 @@ def _with_bench_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
                         "positive, dimensions")
     sizes = () if args.bench_shape else tuple(args.bench_sizes or matrix.bench.sizes)
     for size in sizes:
-        if not re.fullmatch(r"[1-9][0-9]*[kmg]?", size):
+        if not SIZE.fullmatch(size):
             raise UserError(f"--bench-sizes {size!r}: expected bytes, or with k, m or g (e.g. 4m, 1g)")
     max_repeats = args.bench_max_repeats or matrix.bench.max_repeats
     budget = args.bench_budget or matrix.bench.budget_s

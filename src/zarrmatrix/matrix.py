@@ -167,6 +167,10 @@ class DockerConfig:
     pids: int = 512
 
 
+# The form of a size, as the schema's "size" pattern has it: bytes, or with k, m or g.
+SIZE = re.compile(r"[1-9][0-9]*[kmg]?")
+
+
 def size_bytes(text: str) -> int:
     """'4g' -> 4 GiB: the schema has checked the form."""
     units = {"k": 2**10, "m": 2**20, "g": 2**30}

@@ -46,8 +46,7 @@ def bench_runner(make_runner, layout: Layout, cells: list[Cell], console: Consol
     table = Table(title=f"read phase of {len(cells)} cells, by isolation")
     for column in ("isolation", "attempts", "wall time", "median attempt", "verdicts"):
         table.add_column(column, justify="left" if column == "isolation" else "right")
-    differ = sum(process.verdicts.get(k) != v for k, v in fork.verdicts.items()) + len(
-        set(process.verdicts) ^ set(fork.verdicts))
+    differ = sum(process.verdicts.get(k) != fork.verdicts.get(k) for k in process.verdicts.keys() | fork.verdicts)
     for t in timings:
         table.add_row(t.isolation, str(t.attempts), f"{t.wall_s:.1f} s", f"{t.median_attempt_s * 1e3:.0f} ms",
                       "same" if not differ else f"{differ} differ")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .records import ReadRecord
+from .results import write_text
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 FORMAT = 1
@@ -33,9 +34,7 @@ class Journal:
         is then open for appending, its header written where it was not there."""
         done = self._read() if self.path.exists() else None
         if done is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(self.header, sort_keys=True) + "\n")
+            write_text(self.path, json.dumps(self.header, sort_keys=True) + "\n")
             return []
         return done
 
@@ -55,9 +54,7 @@ class Journal:
                 continue
         # Written anew without a torn line, so that what is appended next starts on a line of its own.
         kept = [json.dumps(self.header, sort_keys=True)] + [json.dumps(r.to_json(), sort_keys=True) for r in done]
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text(self.path, "\n".join(kept) + "\n")
         return done
 
     def append(self, record: ReadRecord) -> None:

@@ -13,27 +13,78 @@ import zipfile
 
 import numpy as np
 
-from _zmprobe import error_of, request_and_output
+from _zmprobe import checksum, error_of, request_and_output
 
-EDGE_ARRAYS = (
-    # name, shape, chunks, dtype: shapes that leave partial edge chunks on purpose
-    ("ints", (37, 53), (10, 16), "int32"),
-    ("floats", (1000,), (300,), "float64"),
-    ("nested/temps", (12, 20), (5, 5), "float32"),
-    ("nested/sub/u8", (5, 6, 7), (2, 4, 4), "uint8"),
-)
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_arrays.json")
+# The value ranges of integer data, as _zmprobe.mjs has them too.
+INT_RANGES = {"int32": (-10**6, 10**6), "int16": (-10**4, 10**4), "uint8": (0, 255)}
+
+
+def xorshift32(name, count):
+    """The reference values' stream: xorshift32 seeded by the array's name, the same in Python and Node."""
+    state = ((sum(map(ord, name)) * 2654435761 + 1) & 0xFFFFFFFF) or 1
+    out = []
+    for _ in range(count):
+        state ^= (state << 13) & 0xFFFFFFFF
+        state ^= state >> 17
+        state ^= (state << 5) & 0xFFFFFFFF
+        out.append(state)
+    return out
 
 
 def edge_data(name, shape, dtype):
-    rng = np.random.default_rng(sum(map(ord, name)))
-    if np.dtype(dtype).kind == "f":
-        return rng.normal(20.0, 5.0, size=shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(max(info.min, -10**6), min(info.max, 10**6), size=shape, endpoint=True, dtype=dtype)
+    values = xorshift32(name, int(np.prod(shape)))
+    if dtype.startswith("float"):
+        # The same operations, in the same order, as the Node writer: the same doubles, the same float32s.
+        data = np.asarray(values, dtype=np.float64) / 4294967296.0 * 40.0 - 10.0
+    else:
+        lo, hi = INT_RANGES[dtype]
+        data = np.asarray(values, dtype=np.int64) % (hi - lo + 1) + lo
+    return data.astype(dtype).reshape(shape)
+
+
+class EdgeArray:
+    """One reference array every writer writes the same way: its data, chunks, fill value,
+    and the region written (None: all of it)."""
+
+    def __init__(self, name, data, chunks, fill_value=None, written=None):
+        self.name, self.data, self.chunks = name, data, tuple(chunks)
+        self.fill_value, self.written = fill_value, written
+
+    @property
+    def leaf(self):
+        return self.name.rsplit("/", 1)[-1]
+
+    def region(self):
+        """The region a writer writes, and the data it writes there."""
+        where = self.written or tuple(slice(0, n) for n in self.data.shape)
+        return where, self.data[where]
+
+    def entry(self, path=None, **extra):
+        """The manifest's entry: checksums of the data handed to the writer, never of a read-back."""
+        digest, _ = checksum(self.data)
+        entry = {"path": self.name if path is None else path, "shape": list(self.data.shape),
+                 "dtype": str(self.data.dtype), "chunks": list(self.chunks), "sha256": digest}
+        if self.fill_value is not None:
+            entry["fill_value"] = self.fill_value
+        entry.update(extra)
+        return entry
 
 
 def edge_arrays():
-    return [(name, edge_data(name, shape, dtype), chunks) for name, shape, chunks, dtype in EDGE_ARRAYS]
+    with open(REFERENCE, encoding="utf-8") as handle:
+        table = json.load(handle)["arrays"]
+    arrays = []
+    for spec in table:
+        data = edge_data(spec["name"], tuple(spec["shape"]), spec["dtype"])
+        written = None
+        if "written" in spec:
+            written = tuple(slice(a, b) for a, b in spec["written"])
+            block = data[written]
+            data = np.full(data.shape, spec["fill_value"], dtype=data.dtype)
+            data[written] = block
+        arrays.append(EdgeArray(spec["name"], data, spec["chunks"], spec.get("fill_value"), written))
+    return arrays
 
 
 def zip_facts(path):

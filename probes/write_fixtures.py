@@ -14,7 +14,7 @@ import numpy as np
 import zarr
 
 from _packing import pack
-from _writer import edge_arrays, run_writer
+from _writer import EdgeArray, edge_arrays, run_writer
 from _zarr_compat import V3, dir_store, zip_store
 from _zmprobe import checksum, main_guard, version_of
 
@@ -27,16 +27,20 @@ def open_root(store, zarr_format):
     return zarr.open_group(store, mode="w", zarr_format=zarr_format)
 
 
-def add_array(root, name, data, chunks, raw=False):
+def add_array(root, array, raw=False):
     kwargs = {}
     if raw:
         kwargs["compressors" if V3 else "compressor"] = None
+    if array.fill_value is not None:
+        kwargs["fill_value"] = array.fill_value
+    data = array.data
     if not V3:
-        arr = root.create_dataset(name, shape=data.shape, chunks=chunks, dtype=data.dtype, **kwargs)
+        arr = root.create_dataset(array.name, shape=data.shape, chunks=array.chunks, dtype=data.dtype, **kwargs)
     else:
-        arr = root.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype, **kwargs)
-    arr[...] = data
-    arr.attrs["description"] = "zarrmatrix fixture array %s" % name
+        arr = root.create_array(array.name, shape=data.shape, chunks=array.chunks, dtype=data.dtype, **kwargs)
+    where, block = array.region()
+    arr[where] = block
+    arr.attrs["description"] = "zarrmatrix fixture array %s" % array.name
     return arr
 
 
@@ -49,13 +53,7 @@ def codec_of(arr):
 
 
 def write_arrays(root, arrays, raw=False):
-    entries = []
-    for name, data, chunks in arrays:
-        arr = add_array(root, name, data, chunks, raw)
-        digest, _ = checksum(data)
-        entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype),
-                        "chunks": list(chunks), "sha256": digest, "codec": codec_of(arr)})
-    return entries
+    return [array.entry(codec=codec_of(add_array(root, array, raw))) for array in arrays]
 
 
 def write_zipstore(target, zarr_format, arrays, attrs, raw=False):
@@ -137,7 +135,7 @@ def write_mnist(target, zarr_format, mnist_dir):
     from _mnist import load_or_synthesize
 
     images, labels, source = load_or_synthesize(mnist_dir)
-    arrays = [("images", images, (1000, 28, 28)), ("labels", labels, (10000,))]
+    arrays = [EdgeArray("images", images, (1000, 28, 28)), EdgeArray("labels", labels, (10000,))]
     attrs = {"title": "MNIST training set", "source": source, "synthetic": source == "synthetic"}
     return write_zipstore(target, zarr_format, arrays, attrs), {"mnist_source": source}
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from _packing import pack
 from _writer import edge_arrays, run_writer
-from _zmprobe import checksum, main_guard, version_of
+from _zmprobe import main_guard, version_of
 
 
 def versions():
@@ -36,18 +36,18 @@ def write(kind, target, cell_id, mnist_dir):
         ds = netCDF4.Dataset("file://%s#mode=%s,file" % (store, mode), "w")
         ds.setncattr("title", "zarrmatrix fixture")
         entries = []
-        for name, data, chunks in edge_arrays():
-            group, leaf = group_of(ds, name), name.rsplit("/", 1)[-1]
+        for array in edge_arrays():
+            group, data = group_of(ds, array.name), array.data
             dims = []
             for i, size in enumerate(data.shape):
-                dim = "%s_%d" % (leaf, i)
+                dim = "%s_%d" % (array.leaf, i)
                 group.createDimension(dim, size)
                 dims.append(dim)
-            var = group.createVariable(leaf, data.dtype, tuple(dims), chunksizes=tuple(chunks))
-            var[...] = data
-            digest, _ = checksum(data)
-            entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype),
-                            "chunks": list(chunks), "sha256": digest, "dims": dims})
+            var = group.createVariable(array.leaf, data.dtype, tuple(dims), chunksizes=array.chunks,
+                                       fill_value=array.fill_value)
+            where, block = array.region()
+            var[where] = block
+            entries.append(array.entry(dims=dims))
         ds.close()
         pack(store, target, "stored")
         return 2, "netCDF-C %s mode, zipped" % mode, entries, {}

@@ -16,21 +16,24 @@ import tensorstore as ts
 
 from _packing import pack
 from _writer import edge_arrays, run_writer
-from _zmprobe import checksum, main_guard, version_of
+from _zmprobe import main_guard, version_of
 
 # TensorStore's names for what each Zarr format calls a data type.
-V2_DTYPES = {"int32": "<i4", "float64": "<f8", "float32": "<f4", "uint8": "|u1"}
+V2_DTYPES = {"int32": "<i4", "float64": "<f8", "float32": "<f4", "uint8": "|u1", "int16": "<i2"}
 
 
 def versions():
     return {"tensorstore_version": version_of("tensorstore"), "numpy_version": np.__version__}
 
 
-def array_spec(kvstore, path, data, chunks, kind):
+def array_spec(kvstore, array, kind):
     # The array's folder below the kvstore's own path (a zip kvstore has none).
-    where = dict(kvstore, path=kvstore.get("path", "") + path + "/")
+    where = dict(kvstore, path=kvstore.get("path", "") + array.name + "/")
+    data, chunks = array.data, array.chunks
     if kind.startswith("ts-zarr2"):
         metadata = {"shape": list(data.shape), "chunks": list(chunks), "dtype": V2_DTYPES[str(data.dtype)]}
+        if array.fill_value is not None:
+            metadata["fill_value"] = array.fill_value
         return {"driver": "zarr", "kvstore": where, "metadata": metadata, "create": True, "delete_existing": True}
     metadata = {"shape": list(data.shape), "data_type": str(data.dtype),
                 "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}}}
@@ -39,6 +42,8 @@ def array_spec(kvstore, path, data, chunks, kind):
         shard = [-(-n // c) * c for n, c in zip(data.shape, chunks)]
         metadata["chunk_grid"]["configuration"]["chunk_shape"] = shard
         metadata["codecs"] = [{"name": "sharding_indexed", "configuration": {"chunk_shape": list(chunks)}}]
+    if array.fill_value is not None:
+        metadata["fill_value"] = array.fill_value
     return {"driver": "zarr3", "kvstore": where, "metadata": metadata, "create": True, "delete_existing": True}
 
 
@@ -63,15 +68,13 @@ def write(kind, target, cell_id, mnist_dir):
         store = ts.KvStore.open(kvstore).result()
         entries = []
         arrays = edge_arrays()
-        for key in group_keys([name for name, _, _ in arrays], zarr_format):
+        for key in group_keys([array.name for array in arrays], zarr_format):
             group = {"zarr_format": 2} if zarr_format == 2 else {"zarr_format": 3, "node_type": "group"}
             store.write(key, json.dumps(group).encode()).result()
-        for name, data, chunks in arrays:
-            array = ts.open(array_spec(kvstore, name, data, chunks, kind)).result()
-            array.write(data).result()
-            digest, _ = checksum(data)
-            entries.append({"path": name, "shape": list(data.shape), "dtype": str(data.dtype),
-                            "chunks": list(chunks), "sha256": digest, "codec": kind})
+        for array in arrays:
+            where, block = array.region()
+            ts.open(array_spec(kvstore, array, kind)).result()[where].write(block).result()
+            entries.append(array.entry(codec=kind))
         del store
         if not kind.startswith("ts-zipkv"):
             pack(folder, target, "stored")

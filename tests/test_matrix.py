@@ -47,7 +47,8 @@ def test_env_key_follows_the_pins(tmp_path):
 def test_default_matrix_is_valid():
     matrix = load_matrix(ROOT / "matrix.yaml")
     libraries = {c.library for c in matrix.cells}
-    assert libraries == {"zarr", "xarray", "fsspec", "netcdf4", "h5py", "gdal", "rasterio", "tensorstore"}
+    assert libraries == {"zarr", "xarray", "fsspec", "netcdf4", "h5py", "gdal", "rasterio", "tensorstore",
+                         "zarrita"}
     assert len({c.id for c in matrix.cells}) == len(matrix.cells)
 
 

@@ -24,11 +24,23 @@ class Library:
     not_by_design: str | None = None
     # The probe under probes/ that writes this library's fixtures.
     writer_probe: str = "write_fixtures.py"
+    # What runs the probes: "python" (a uv venv or an image), or "node" (an npm folder; `distribution`
+    # is then an npm package).
+    runtime: str = "python"
 
     @property
     def probe(self) -> str:
         """The probe under probes/ that reads a fixture with this library."""
-        return f"read_{self.name}.py"
+        return f"read_{self.name}.{self.extension}"
+
+    @property
+    def capabilities_probe(self) -> str:
+        """The probe that reports what a cell's environment holds."""
+        return f"capabilities.{self.extension}"
+
+    @property
+    def extension(self) -> str:
+        return "mjs" if self.runtime == "node" else "py"
 
 
 # How people pack a Zarr folder into a zip (probes/_packing.py), each in format 2 and 3.
@@ -42,6 +54,9 @@ ZARR_KINDS = (
     "ozx-rfc9-v3", "ozx-against-rfc9-v3",
 )
 
+# GDAL's Zarr driver, in format 2 and 3: into a folder zipped afterwards, and straight into /vsizip/.
+GDAL_KINDS = ("gdal-dirzip-v2", "gdal-dirzip-v3", "gdal-vsizip-v2", "gdal-vsizip-v3")
+
 # In report order: the rows of the matrix are grouped by library in this order.
 TABLE = (
     Library("zarr", "zarr", writes=ZARR_KINDS, benches=True),
@@ -49,10 +64,13 @@ TABLE = (
     Library("fsspec", "fsspec"),
     Library("netcdf4", "netCDF4", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py"),
     Library("h5py", "h5py", not_by_design="h5py reads HDF5, not Zarr"),
-    Library("gdal", None, needs_image=True),
-    Library("rasterio", "rasterio"),
+    Library("gdal", None, needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py"),
+    Library("rasterio", "rasterio", writes=tuple(k.replace("gdal-", "rio-") for k in GDAL_KINDS),
+            writer_probe="write_rasterio.py"),
     Library("tensorstore", "tensorstore", writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"),
             writer_probe="write_tensorstore.py"),
+    Library("zarrita", "zarrita", writes=("zarrita-v3", "zarrita-bytes-v3"), writer_probe="write_zarrita.mjs",
+            runtime="node"),
 )
 
 LIBRARIES: dict[str, Library] = {lib.name: lib for lib in TABLE}

@@ -34,6 +34,9 @@ from .libraries import LIBRARIES, benchers, fixture_kinds, writers
 
 _DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# npm's names (scoped ones too) and the exact versions a Node cell pins.
+_NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+_NPM_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 
 
 class MatrixError(UserError):
@@ -382,6 +385,18 @@ def _requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
     return out
 
 
+def _npm_requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
+    """A Node cell's pins as npm specs (name@version), each an exact release."""
+    out = []
+    for name, version in (entry.get("pins") or {}).items():
+        if not _NPM_NAME.match(str(name)):
+            raise fail(at + ["pins", name], f"'{name}' is not a valid npm package name")
+        if not _NPM_VERSION.match(str(version)):
+            raise fail(at + ["pins", name], f"{version!r} is not an exact npm version (e.g. '0.2.0')")
+        out.append(f"{name}@{version}")
+    return out
+
+
 def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Cell]:
     library = entry["library"]
     roles = frozenset(entry["roles"])
@@ -407,8 +422,9 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Ce
     if lib.needs_image and image is None:
         raise fail(at, f"a {library} cell needs 'image': it has no wheels, its bindings come from an image")
 
-    pins = _requirements(entry, at, fail)
-    pinned = {canonicalize_name(Requirement(r).name) for r in pins}
+    node = lib.runtime == "node"
+    pins = _npm_requirements(entry, at, fail) if node else _requirements(entry, at, fail)
+    pinned = {canonicalize_name(r.rsplit("@", 1)[0] if node else Requirement(r).name) for r in pins}
     versions = list(entry.get("versions") or [])
     if not versions:
         if image is None:
@@ -434,8 +450,10 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Ce
                 raise fail(where, f"{library} has no PyPI distribution to pin; use 'image'")
             if canonicalize_name(dist) in pinned:
                 raise fail(at + ["pins"], f"pins {dist} again; its version comes from 'versions'")
-            requirements.insert(0, f"{dist}=={version}")
-        if "numpy" not in pinned and not lib.needs_image:
+            if node and not _NPM_VERSION.match(str(version)):
+                raise fail(where, f"{version!r} is not an exact npm version (e.g. '0.7.5')")
+            requirements.insert(0, f"{dist}@{version}" if node else f"{dist}=={version}")
+        if "numpy" not in pinned and not lib.needs_image and not node:
             requirements.append("numpy")
         cell_id = id_template.replace("{library}", library).replace("{version}", str(version or ""))
         if not _CELL_ID.match(cell_id):

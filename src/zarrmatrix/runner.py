@@ -231,7 +231,7 @@ class Runner:
         self.console.print(f"{escape(run.cell.id)}: {run.backend} environment {how}")
 
     def _capabilities(self, run: CellRun) -> None:
-        result = run.env.run_probe("capabilities.py", [], timeout=CAPABILITIES_TIMEOUT_S)
+        result = run.env.run_probe(LIBRARIES[run.cell.library].capabilities_probe, [], timeout=CAPABILITIES_TIMEOUT_S)
         try:
             run.capabilities = json.loads(result.stdout)
         except json.JSONDecodeError:
@@ -334,7 +334,8 @@ class Runner:
         return done
 
     def _start_server(self, run: CellRun) -> None:
-        if self.isolation != "fork":
+        if self.isolation != "fork" or LIBRARIES[run.cell.library].runtime != "python":
+            # Node cannot fork a running interpreter: a Node probe starts afresh for each attempt.
             run.isolation = "process"
             return
         server, how = AttemptServer.start(run.env, run.probe)
@@ -386,7 +387,9 @@ class Runner:
                             failed_listing=run.failed_listing, server=run.server)
 
     def repro_command(self, run: CellRun) -> ReproCommand:
-        return ReproCommand(self.matrix.path, run.backend, self.matrix.docker.base_images, self.layout.fixtures_dir)
+        # A Node cell goes to its npm folder whatever the backend, so `auto` brings it back there.
+        backend = "auto" if run.backend == "node" else run.backend
+        return ReproCommand(self.matrix.path, backend, self.matrix.docker.base_images, self.layout.fixtures_dir)
 
     def _with_reference(self, readers: Sequence[CellRun], fixture: Fixture) -> Fixture:
         """A fixture nobody described (a user's zip): the newest zarr reader that reads every array

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..libraries import LIBRARIES
 from ..matrix import Cell, Matrix, size_bytes
 from ..process import run_process
 from .base import Backend, EnvFailed, Environment, Mounts
@@ -64,9 +65,13 @@ class Selector:
     def backend(self, name: str) -> Backend:
         with self._lock:
             if name not in self._backends:
+                memory = size_bytes(self.matrix.limits.probe_memory)
                 if name == "venv":
-                    self._backends[name] = VenvBackend(self.work / "envs",
-                                                       size_bytes(self.matrix.limits.probe_memory))
+                    self._backends[name] = VenvBackend(self.work / "envs", memory)
+                elif name == "node":
+                    from .node import NodeBackend, node_binary
+
+                    self._backends[name] = NodeBackend(self.work / "envs", node_binary() or "node", memory)
                 else:
                     from .docker import DockerBackend
 
@@ -75,13 +80,27 @@ class Selector:
 
     def choose(self, cell: Cell, requested: str | None) -> Decision:
         wanted = requested or cell.backend
+        if LIBRARIES[cell.library].runtime == "node":
+            return self._choose_node(wanted)
         if wanted == "venv" and cell.needs_docker:
             return Decision("none", None, "skipped: needs docker (the cell runs in an image)")
         if wanted == "venv":
             return Decision("venv", self.backend("venv"))
+
         ok, said = self.docker()
         if ok:
             return Decision("docker", self.backend("docker"))
         if wanted == "docker" or cell.needs_docker:
             return Decision("none", None, f"skipped: needs docker ({said})")
         return Decision("venv", self.backend("venv"))
+
+    def _choose_node(self, wanted: str) -> Decision:
+        """Node cells run in npm folders on the host, wherever the Python cells run."""
+        from .node import node_binary
+
+        if wanted == "docker":
+            return Decision("none", None, "skipped: Node cells run on the host's node (no Node image); "
+                                          "use --backend auto or venv")
+        if node_binary() is None:
+            return Decision("none", None, "skipped: needs node (Debian: apt-get install nodejs npm)")
+        return Decision("node", self.backend("node"))

@@ -56,13 +56,15 @@ def probe_environ(home: Path) -> dict[str, str]:
     return env
 
 
-def memory_limited(argv: list[str], limit_bytes: int | None) -> list[str]:
-    """`argv` under an address-space limit (RLIMIT_AS), set by util-linux's prlimit before the probe starts:
-    a store that declares a huge array ends the probe with a MemoryError, not the host with an OOM."""
+def memory_limited(argv: list[str], limit_bytes: int | None, resource: str = "as") -> list[str]:
+    """`argv` under a memory limit set by util-linux's prlimit before the probe starts: a store that declares a
+    huge array ends the probe with a MemoryError, not the host with an OOM. `resource` is "as" (address space,
+    RLIMIT_AS) or "data" (RLIMIT_DATA: writable memory, where a runtime reserves far more address space than
+    it uses, as Node does for WebAssembly)."""
     prlimit = shutil.which("prlimit")
     if limit_bytes is None or prlimit is None:
         return argv
-    return [prlimit, f"--as={limit_bytes}", "--", *argv]
+    return [prlimit, f"--{resource}={limit_bytes}", "--", *argv]
 
 
 # How much longer than its timeout a probe may outlive a runner that was killed (kill -9) before killing it.

@@ -17,10 +17,11 @@ def write_matrix(folder: Path, body: str, name: str = "matrix.yaml") -> Path:
     return path
 
 
-def zarrmatrix(*args: str, cwd: Path, timeout: float = 1500) -> subprocess.CompletedProcess:
-    """The CLI as users call it, in its own process."""
+def zarrmatrix(*args: str, cwd: Path, timeout: float = 1500, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess:
+    """The CLI as users call it, in its own process; `env` adds to the environment."""
     return subprocess.run([sys.executable, "-m", "zarrmatrix", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=None if env is None else {**os.environ, **env})
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from zarrmatrix.matrix import load_matrix
 
 from .conftest import PROBES, write_matrix, zarrmatrix
 from .test_integration import INJECTED
+from .test_writers import reference_checksums
 
 pytestmark = pytest.mark.docker
 
@@ -35,7 +36,8 @@ cells:
   - library: gdal
     id: gdal-3.6-bookworm
     image: {dockerfile: gdal, base: "debian:bookworm-slim", label: "3.6 (Debian bookworm)"}
-    roles: [read]
+    roles: [write, read]
+    writes: [gdal-dirzip-v2, gdal-vsizip-v3]
 """
 NET_PROBE = '''
 import socket, sys
@@ -86,6 +88,17 @@ def test_cells_run_in_containers(engine, tmp_path):
     assert all(r["call"].startswith("gdal.") for r in v2)
     zarr = got["zarr-3.1.6"]
     assert any(r["verdict"] == "pass" for r in zarr["records"] if r["kind"] == "read")
+    # GDAL 3.6 writes through its multidimensional API: every reference array at its path, in Zarr v2 that
+    # zarr 3.1.6 reads back as the data handed to GDAL (checksums computed here), and v3 in the draft layout
+    # GDAL 3.6 knew (data/root/...), which it reads itself.
+    written = {r["fixture_kind"]: r for r in gdal["records"] if r["kind"] == "fixture"}
+    assert written["gdal-dirzip-v2"]["error"] is None and written["gdal-dirzip-v2"]["gdal_version"].startswith("3.6")
+    (v2_read,) = [r for r in zarr["records"] if r["kind"] == "read" and r["variant"] == "zip"
+                  and r["fixture"] == "gdal-3.6-bookworm__gdal-dirzip-v2.zip" and r["method"] == "store-object"]
+    assert v2_read["verdict"] == "pass", v2_read["reason"]
+    assert {a["path"]: a["sha256"] for a in v2_read["arrays"]} == reference_checksums()
+    draft = zipfile.ZipFile(tmp_path / "reports" / "fixtures" / "gdal-3.6-bookworm__gdal-vsizip-v3.zip").namelist()
+    assert any(name.startswith("data/root/") for name in draft)
 
     again = zarrmatrix(*args, "--phase", "read", cwd=tmp_path)
     assert again.returncode == 0

@@ -16,6 +16,9 @@ class Library:
     name: str
     # The PyPI distribution a cell's `versions` pin; None where the bindings come from an image.
     distribution: str | None
+    # The code that parses Zarr underneath (xarray and fsspec reach zarr-python, rasterio reaches GDAL):
+    # the report's implementation x implementation overview groups by it.
+    implementation: str
     # The fixture kinds a writer cell of this library may write.
     writes: tuple[str, ...] = ()
     benches: bool = False
@@ -59,21 +62,26 @@ GDAL_KINDS = ("gdal-dirzip-v2", "gdal-dirzip-v3", "gdal-vsizip-v2", "gdal-vsizip
 
 # In report order: the rows of the matrix are grouped by library in this order.
 TABLE = (
-    Library("zarr", "zarr", writes=ZARR_KINDS, benches=True),
-    Library("xarray", "xarray", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True),
-    Library("fsspec", "fsspec"),
-    Library("netcdf4", "netCDF4", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py"),
-    Library("h5py", "h5py", not_by_design="h5py reads HDF5, not Zarr"),
-    Library("gdal", None, needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py"),
-    Library("rasterio", "rasterio", writes=tuple(k.replace("gdal-", "rio-") for k in GDAL_KINDS),
+    Library("zarr", "zarr", "zarr-python", writes=ZARR_KINDS, benches=True),
+    Library("xarray", "xarray", "zarr-python", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True),
+    Library("fsspec", "fsspec", "zarr-python"),
+    Library("netcdf4", "netCDF4", "netCDF-C", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py"),
+    Library("h5py", "h5py", "HDF5", not_by_design="h5py reads HDF5, not Zarr"),
+    Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py"),
+    Library("rasterio", "rasterio", "GDAL", writes=tuple(k.replace("gdal-", "rio-") for k in GDAL_KINDS),
             writer_probe="write_rasterio.py"),
-    Library("tensorstore", "tensorstore", writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"),
-            writer_probe="write_tensorstore.py"),
-    Library("zarrita", "zarrita", writes=("zarrita-v3", "zarrita-bytes-v3"), writer_probe="write_zarrita.mjs",
-            runtime="node"),
+    Library("tensorstore", "tensorstore", "TensorStore",
+            writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"), writer_probe="write_tensorstore.py"),
+    Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3"),
+            writer_probe="write_zarrita.mjs", runtime="node"),
 )
 
 LIBRARIES: dict[str, Library] = {lib.name: lib for lib in TABLE}
+
+
+def implementations() -> tuple[str, ...]:
+    """Every implementation, in table order, each once."""
+    return tuple(dict.fromkeys(lib.implementation for lib in TABLE))
 
 
 def fixture_kinds() -> tuple[str, ...]:

@@ -24,7 +24,10 @@ NODE_PROBES = ("*.mjs", "reference_arrays.json")
 
 
 def node_binary() -> str | None:
-    return shutil.which("node")
+    """The node that runs Node cells: $ZARRMATRIX_NODE if set (a path, or a name on PATH), else node on PATH;
+    None where there is none."""
+    wanted = os.environ.get("ZARRMATRIX_NODE") or "node"
+    return shutil.which(wanted)
 
 
 class NodeEnvironment(Environment):

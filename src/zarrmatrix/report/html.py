@@ -10,10 +10,12 @@ from typing import Any, Iterable
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from ..libraries import implementations
 from ..records import Verdict
-from .model import ReportModel, Summary
+from .model import Overview, ReportModel, Summary
 
 VERDICTS = tuple(Verdict)
+_IMPL_INDEX = {name: i for i, name in enumerate(implementations())}
 
 COLORS = {
     "pass": "#1a9850",
@@ -71,7 +73,7 @@ def matrix_figure(model: ReportModel) -> go.Figure:
     for i, verdict in enumerate(VERDICTS):
         scale += [[i / n, COLORS[verdict]], [(i + 1) / n, COLORS[verdict]]]
     y_labels = [f"{r.label} [{r.id}]" for r in model.readers]
-    x_labels = [f.label for f in model.fixtures]
+    x_labels = [f"{f.implementation}: {f.label}" for f in model.fixtures]
     z, text, hover = [], [], []
     for reader, y_label in zip(model.readers, y_labels, strict=True):
         row_z, row_t, row_h = [], [], []
@@ -105,6 +107,66 @@ def matrix_figure(model: ReportModel) -> go.Figure:
         height=260 + 38 * max(1, len(y_labels)), margin={"l": 10, "r": 170, "t": 230, "b": 10},
         xaxis={"side": "top", "tickangle": -40, "automargin": True},
         yaxis={"autorange": "reversed", "automargin": True},
+        plot_bgcolor="white", hoverlabel={"align": "left", "font": {"size": 11}},
+    )
+    # A line between the fixtures of one writer implementation and the next.
+    for i in range(1, len(model.fixtures)):
+        if model.fixtures[i].implementation != model.fixtures[i - 1].implementation:
+            fig.add_shape(type="line", x0=i - 0.5, x1=i - 0.5, y0=0, y1=1, yref="paper",
+                          line={"color": "#333", "width": 2})
+    return fig
+
+
+def _overview_hover(square: Overview) -> str:
+    lines = [f"<b>{e(square.writer)}</b> writes, <b>{e(square.reader)}</b> reads"]
+    passing = sorted({f"{p.reader.label}" for p in square.pairs if p.verdict in (Verdict.PASS, Verdict.UNVERIFIED)})
+    lines.append("reader versions that read everything some writer version wrote: "
+                 + (e(", ".join(passing)) if passing else "none"))
+    for pair in sorted(square.pairs, key=lambda p: (p.writer.id, p.reader.id))[:24]:
+        lines.append(f"{e(pair.writer.label)} → {e(pair.reader.label)}: {pair.read}/{pair.of} fixtures "
+                     f"({e(pair.verdict)})")
+    if len(square.pairs) > 24:
+        lines.append(f"… and {len(square.pairs) - 24} more pairs")
+    return "<br>".join(lines)
+
+
+def overview_figure(model: ReportModel) -> go.Figure | None:
+    """Writer implementation rows, reader implementation columns; each square the best pair of versions."""
+    squares = model.overview()
+    if not squares:
+        return None
+    rows = list(dict.fromkeys(sq.writer for sq in squares))
+    cols = list(dict.fromkeys(sq.reader for sq in sorted(squares, key=lambda sq: _IMPL_INDEX.get(sq.reader, 99))))
+    found = {(sq.writer, sq.reader): sq for sq in squares}
+    n = len(VERDICTS)
+    scale = []
+    for i, verdict in enumerate(VERDICTS):
+        scale += [[i / n, COLORS[verdict]], [(i + 1) / n, COLORS[verdict]]]
+    z, text, hover = [], [], []
+    for row in rows:
+        row_z, row_t, row_h = [], [], []
+        for col in cols:
+            square = found.get((row, col))
+            top = square.best if square else None
+            if top is None:
+                row_z.append(None)
+                row_t.append("")
+                row_h.append("not tried")
+                continue
+            row_z.append(VERDICTS.index(top.verdict))
+            row_t.append(f"{e(top.verdict)}<br><sub>{top.read}/{top.of} · {len(square.pairs)} pairs</sub>")
+            row_h.append(_overview_hover(square))
+        z.append(row_z)
+        text.append(row_t)
+        hover.append(row_h)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[f"reads: {c}" for c in cols], y=[f"written by {r}" for r in rows], text=text, customdata=hover,
+        texttemplate="%{text}", textfont={"size": 12}, hovertemplate="%{customdata}<extra></extra>",
+        colorscale=scale, zmin=-0.5, zmax=n - 0.5, xgap=3, ygap=3, showscale=False,
+    ))
+    fig.update_layout(
+        height=140 + 60 * len(rows), width=220 + 150 * len(cols), margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        xaxis={"side": "top", "automargin": True}, yaxis={"autorange": "reversed", "automargin": True},
         plot_bgcolor="white", hoverlabel={"align": "left", "font": {"size": 11}},
     )
     return fig
@@ -237,6 +299,9 @@ def render_html(model: ReportModel, bench_html: str = "") -> str:
     synthetic = any(f.synthetic for f in model.fixtures)
     figure = matrix_figure(model).to_html(full_html=False, include_plotlyjs=False, div_id="matrix") \
         if model.readers and model.fixtures else "<p>No read attempts in these results.</p>"
+    overview = overview_figure(model)
+    overview_html = overview.to_html(full_html=False, include_plotlyjs=False, div_id="overview") if overview \
+        else "<p>No fixture was both written and read in these results.</p>"
     problems = "".join(f"<li>{e(p)}</li>" for p in model.problems)
     notes = []
     if synthetic:
@@ -255,8 +320,15 @@ def render_html(model: ReportModel, bench_html: str = "") -> str:
 <p class="meta">Generated {e(generated)} from {len(model.results)} cell results · backends: {e(", ".join(backends))}
  · hosts: {e(", ".join(hosts))} · {len(model.readers)} reader cells × {len(model.fixtures)} fixtures.</p>
 {"".join(f'<p class="note">{n}</p>' for n in notes)}
+<h2>Implementations: who reads whose Zarr?</h2>
+<p>Rows are the implementations that wrote the fixtures, columns those that read them (xarray and fsspec read
+through zarr-python, rasterio through GDAL). A square pairs every writer version with every reader version and shows
+the best pair: <i>pass</i> when some reader version reads everything some writer version wrote (k/n fixtures),
+<i>partial</i> when it reads some of it. Hover for every pair of versions.</p>
+{overview_html}
 <h2>Compatibility matrix</h2>
-<p>Rows are reader cells (library and version), columns are fixtures (writer, Zarr format, how the zip was made).
+<p>Rows are reader cells (library and version), columns are fixtures (writer, Zarr format, how the zip was made),
+grouped by the implementation that wrote them.
 Each square shows the best of the library's documented ways to open the zip; <i>ctl</i> is the same reader on the
 unzipped folder, so a failure that is zip-specific shows as a red square over <i>ctl pass</i>. Hover for the exact
 call, the error and the command that reproduces it.</p>

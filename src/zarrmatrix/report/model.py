@@ -9,11 +9,19 @@ from typing import Any, Sequence
 
 from packaging.version import InvalidVersion, Version
 
-from ..libraries import LIBRARIES
+from ..libraries import LIBRARIES, implementations
 from ..records import BenchRecord, CellResult, CellStatus, FixtureRecord, ReadRecord, Verdict, best
 from ..verdicts import PATH_STRING_CAVEAT
 
 _LIB_ORDER = {name: i for i, name in enumerate(LIBRARIES)}
+_IMPL_ORDER = {name: i for i, name in enumerate(implementations())}
+# Read verdicts that count as "reads it": the data matched, or nobody independent could say otherwise.
+READS = (Verdict.PASS, Verdict.UNVERIFIED)
+
+
+def implementation_of(library: str | None) -> str:
+    lib = LIBRARIES.get(library or "")
+    return lib.implementation if lib else "other"
 
 
 def _version_key(text: str | None) -> tuple:
@@ -34,9 +42,15 @@ class Reader:
     backend: str
     status: CellStatus
     status_reason: str | None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def implementation(self) -> str:
+        return implementation_of(self.library)
 
     def sort_key(self) -> tuple:
-        return (_LIB_ORDER.get(self.library, 99), _version_key(self.version or self.label.split(" ", 1)[-1]),
+        return (_IMPL_ORDER.get(self.implementation, 99), _LIB_ORDER.get(self.library, 99),
+                _version_key(self.version or self.label.split(" ", 1)[-1]),
                 self.id)
 
 
@@ -49,6 +63,7 @@ class FixtureColumn:
     variant: str
     synthetic: bool
     writer_error: str | None = None
+    implementation: str = "brought by the user"
 
     @property
     def written_ok(self) -> bool:
@@ -64,7 +79,8 @@ class FixtureColumn:
     def sort_key(self, writers: dict[str, Reader]) -> tuple:
         w = writers.get(self.writer or "")
         lib = _LIB_ORDER.get(w.library, 99) if w else 99
-        return (lib, _version_key(w.version if w else None), self.zarr_format or 0, self.variant, self.name)
+        return (_IMPL_ORDER.get(self.implementation, 99), lib, _version_key(w.version if w else None),
+                self.zarr_format or 0, self.variant, self.name)
 
 
 @dataclass
@@ -124,6 +140,32 @@ class BenchRow:
 
 
 @dataclass
+class Pairing:
+    """One writer cell's fixtures read by one reader cell: how many it reads, and the pair's verdict."""
+
+    writer: Reader
+    reader: Reader
+    read: int
+    of: int
+    verdict: Verdict
+
+
+@dataclass
+class Overview:
+    """One square of the implementation x implementation overview: every writer version of one
+    implementation against every reader version of another, and the best pair."""
+
+    writer: str
+    reader: str
+    pairs: list[Pairing]
+
+    @property
+    def best(self) -> Pairing | None:
+        order = list(Verdict)
+        return min(self.pairs, key=lambda p: (order.index(p.verdict), -p.read / max(p.of, 1)), default=None)
+
+
+@dataclass
 class ReportModel:
     results: list[CellResult]
     readers: list[Reader]
@@ -132,6 +174,33 @@ class ReportModel:
     bench: list[BenchRow]
     problems: list[str]
     incomplete: list[str] = field(default_factory=list)
+    writers: list[Reader] = field(default_factory=list)
+
+    def overview(self) -> list[Overview]:
+        """Writer implementation x reader implementation, both in table order; only pairs that met."""
+        writers = {w.id: w for w in self.writers}
+        by_writer: dict[str, list[FixtureColumn]] = {}
+        for fixture in self.fixtures:
+            if fixture.writer in writers and fixture.written_ok:
+                by_writer.setdefault(fixture.writer, []).append(fixture)
+        squares: dict[tuple[str, str], Overview] = {}
+        for writer_id, fixtures in by_writer.items():
+            writer = writers[writer_id]
+            for reader in self.readers:
+                summaries = [self.cells[(reader.id, f.name)] for f in fixtures if (reader.id, f.name) in self.cells]
+                if not summaries:
+                    continue
+                read = sum(s.verdict in READS for s in summaries)
+                if read == len(fixtures):
+                    verdict = best([s.verdict for s in summaries]) or Verdict.PASS
+                elif read:
+                    verdict = Verdict.PARTIAL
+                else:
+                    verdict = best([s.verdict for s in summaries]) or Verdict.SKIPPED
+                key = (writer.implementation, reader.implementation)
+                squares.setdefault(key, Overview(*key, [])).pairs.append(
+                    Pairing(writer, reader, read, len(fixtures), verdict))
+        return sorted(squares.values(), key=lambda o: (_IMPL_ORDER.get(o.writer, 99), _IMPL_ORDER.get(o.reader, 99)))
 
     def summaries(self) -> list[Summary]:
         return [self.cells[(r.id, f.name)] for r in self.readers for f in self.fixtures
@@ -141,7 +210,7 @@ class ReportModel:
 def _reader_of(result: CellResult) -> Reader:
     cell = result.cell
     return Reader(cell["id"], cell["label"], cell["library"], cell.get("version"), cell["backend"],
-                  result.status, result.status_reason)
+                  result.status, result.status_reason, frozenset(cell.get("roles") or ()))
 
 
 def _fixture_column(rec: FixtureRecord, writer: Reader | None) -> FixtureColumn:
@@ -150,7 +219,8 @@ def _fixture_column(rec: FixtureRecord, writer: Reader | None) -> FixtureColumn:
         name=rec.fixture, writer=rec.writer, writer_label=writer.label if writer else rec.writer,
         zarr_format=(manifest and manifest.zarr_format) or (3 if rec.fixture_kind.endswith("-v3") else 2),
         variant=(manifest and manifest.variant) or rec.fixture_kind, synthetic=bool(manifest and manifest.synthetic),
-        writer_error=None if rec.written else str(rec.error.get("message") or rec.error.get("type") or "?"))
+        writer_error=None if rec.written else str(rec.error.get("message") or rec.error.get("type") or "?"),
+        implementation=writer.implementation if writer else "other")
 
 
 def build_model(results: list[CellResult], problems: Sequence[str] = (), incomplete: Sequence[str] = ()
@@ -183,4 +253,5 @@ def build_model(results: list[CellResult], problems: Sequence[str] = (), incompl
                 why = fixture.writer_error.strip().splitlines()[-1][:200] if fixture.writer_error.strip() else "?"
                 cells[key] = Summary(reader.id, fixture.name, Verdict.SKIPPED, f"writer failed: {why}", None, None)
     bench = [BenchRow(r.id, rec) for r in results for rec in r.of_kind("bench")]
-    return ReportModel(results, readers, fixtures, cells, bench, list(problems), list(incomplete))
+    writer_rows = sorted((w for w in writers.values() if "write" in w.roles), key=Reader.sort_key)
+    return ReportModel(results, readers, fixtures, cells, bench, list(problems), list(incomplete), writer_rows)

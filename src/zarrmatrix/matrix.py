@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,6 +32,7 @@ from ruamel.yaml.events import AliasEvent
 from .errors import UserError
 from .fixtures import ExtractionLimits
 from .libraries import LIBRARIES, benchers, fixture_kinds, writers
+from .versions import Resolution, ResolveError, Resolver, Rule
 
 _DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -73,6 +75,8 @@ class Cell:
     backend: str
     timeout_s: float
     image: ImageSpec | None = None
+    # Where `version` came from when matrix.yaml gave a rule ({latest: 3}): the rule, its source, when.
+    versions_rule: dict[str, Any] | None = None
 
     @property
     def needs_docker(self) -> bool:
@@ -115,6 +119,7 @@ class Cell:
             "backend": self.backend,
             "image": None if self.image is None else dict(self.image.__dict__),
             "env_key": self.env_key(),
+            **({"versions_rule": self.versions_rule} if self.versions_rule else {}),
         }
 
 
@@ -206,6 +211,8 @@ class Matrix:
     docker: DockerConfig
     fixtures: FixtureConfig
     limits: Limits = Limits()
+    # How each `versions` rule was resolved, in file order.
+    resolutions: tuple[Resolution, ...] = ()
 
     def select(self, ids: Sequence[str] | None) -> list[Cell]:
         if not ids:
@@ -252,6 +259,9 @@ def _key_path(path: Iterable[Any]) -> str:
 def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str]:
     """A message a person can act on, and the path of the offending key."""
     path = list(error.absolute_path)
+    if error.validator == "oneOf" and isinstance(error.instance, dict) and "versions" in path:
+        return path, (f"{dict(error.instance)!r} is not a versions rule; write a list of exact versions, "
+                      '{latest: N} (N from 1 to 50), or {from: "2.13", every: minor}')
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
@@ -296,8 +306,12 @@ def _finite(path: Path, root: Any) -> None:
     walk(root, [])
 
 
-def load_matrix(path: str | Path) -> Matrix:
+def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool = False) -> Matrix:
+    """The matrix file, validated and expanded into cells; `versions` rules are resolved against the index,
+    or only from the lock file beside it when `locked` (default: $ZARRMATRIX_LOCKED)."""
     path = Path(path)
+    if locked is None:
+        locked = os.environ.get("ZARRMATRIX_LOCKED", "") not in ("", "0")
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
@@ -323,10 +337,10 @@ def load_matrix(path: str | Path) -> Matrix:
     if errors:
         key_path, message = _describe(errors[0])
         raise MatrixError(path, _key_path(key_path), _line_of(root, key_path), message)
-    return _build(path, root)
+    return _build(path, root, Resolver(path, locked=locked, refresh=refresh))
 
 
-def _build(path: Path, root: CommentedMap) -> Matrix:
+def _build(path: Path, root: CommentedMap, resolver: Resolver) -> Matrix:
     def fail(key_path: list[Any], message: str) -> MatrixError:
         return MatrixError(path, _key_path(key_path), _line_of(root, key_path), message)
 
@@ -334,7 +348,7 @@ def _build(path: Path, root: CommentedMap) -> Matrix:
     cells: list[Cell] = []
     seen: dict[str, list[Any]] = {}
     for index, entry in enumerate(root["cells"]):
-        for cell in _expand(entry, ["cells", index], defaults, fail):
+        for cell in _expand(entry, ["cells", index], defaults, fail, resolver):
             if cell.id in seen:
                 raise fail(["cells", index], f"cell id '{cell.id}' is used twice")
             seen[cell.id] = ["cells", index]
@@ -365,7 +379,8 @@ def _build(path: Path, root: CommentedMap) -> Matrix:
     limits = Limits(probe_memory=str(limits_raw.get("probe_memory", Limits.probe_memory)),
                     unzipped=str(limits_raw.get("unzipped", Limits.unzipped)),
                     compression_ratio=float(limits_raw.get("compression_ratio", Limits.compression_ratio)))
-    return Matrix(path=path, cells=tuple(cells), bench=bench, docker=docker, fixtures=fixtures, limits=limits)
+    return Matrix(path=path, cells=tuple(cells), bench=bench, docker=docker, fixtures=fixtures, limits=limits,
+                  resolutions=tuple(resolver.resolutions))
 
 
 def _requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
@@ -397,7 +412,30 @@ def _npm_requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
     return out
 
 
-def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Cell]:
+def _versions(entry: CommentedMap, at: list[Any], defaults: dict, lib, fail, resolver: Resolver
+              ) -> tuple[list, dict | None]:
+    """The exact versions a cell entry names, or those its rule resolves to (and how it was resolved)."""
+    raw = entry.get("versions")
+    if not isinstance(raw, dict):
+        return list(raw or []), None
+    if lib.distribution is None:
+        raise fail(at + ["versions"], f"{lib.name} has no package on an index to resolve a rule against")
+    rule = Rule.parse(raw)
+    if rule.since is not None:
+        try:
+            Version(rule.since)
+        except InvalidVersion as exc:
+            raise fail(at + ["versions", "from"], f"{rule.since!r} is not a version (e.g. '2.13')") from exc
+    try:
+        node = lib.runtime == "node"
+        python = "" if node else str(entry.get("python") or defaults.get("python") or "3.11")
+        found = resolver.resolve("npm" if node else "pypi", lib.distribution, rule, python)
+    except ResolveError as exc:
+        raise fail(at + ["versions"], str(exc)) from exc
+    return list(found.versions), found.to_json()
+
+
+def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: Resolver) -> list[Cell]:
     library = entry["library"]
     roles = frozenset(entry["roles"])
     writes = tuple(entry.get("writes") or ())
@@ -425,7 +463,7 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Ce
     node = lib.runtime == "node"
     pins = _npm_requirements(entry, at, fail) if node else _requirements(entry, at, fail)
     pinned = {canonicalize_name(r.rsplit("@", 1)[0] if node else Requirement(r).name) for r in pins}
-    versions = list(entry.get("versions") or [])
+    versions, rule = _versions(entry, at, defaults, lib, fail, resolver)
     if not versions:
         if image is None:
             raise fail(at, "needs 'versions' (exact releases of the library), or an 'image'")
@@ -470,6 +508,7 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail) -> list[Ce
                 backend=str(entry.get("backend") or defaults.get("backend") or "auto"),
                 timeout_s=float(entry.get("timeout_s") or defaults.get("timeout_s") or 120),
                 image=image,
+                versions_rule=rule,
             )
         )
     return cells

@@ -251,6 +251,16 @@ def _fixtures(model: ReportModel) -> str:
                    "duplicate zip members", "data", "the zip (zarrmatrix inspect)", "status"], rows, "fixtures")
 
 
+def _rule(cell: dict[str, Any]) -> str:
+    """Where a cell's version came from, when matrix.yaml gave a rule rather than a version."""
+    rule = cell.get("versions_rule")
+    if not rule:
+        return ""
+    text = ", ".join(f"{k}: {v}" for k, v in rule.get("rule", {}).items())
+    return (f"<br><small>version from the rule {{{e(text)}}}: {e(', '.join(rule.get('versions', [])))}, "
+            f"{e(rule.get('registry'))} via the {e(rule.get('source'))}, {e(rule.get('resolved_at'))}</small>")
+
+
 def _provenance(model: ReportModel) -> str:
     rows = []
     for result in model.results:
@@ -266,7 +276,7 @@ def _provenance(model: ReportModel) -> str:
         rows.append([
             f"<code>{e(cell['id'])}</code>", e(cell["backend"]), _badge(result.status) + (
                 f"<br><small>{e(_clip(result.status_reason, 500))}</small>" if result.status_reason else ""),
-            e(env.get("python") or "—"), e(" ".join(cell.get("requirements", []))),
+            e(env.get("python") or "—"), e(" ".join(cell.get("requirements", []))) + _rule(cell),
             "<br>".join(e(_clip(f, 300)) for f in facts),
             e(_clip(image, 80)) if image else "—",
             e("reused" if env.get("reused") else ("built" if env.get("reused") is False else "—")),

@@ -1,0 +1,243 @@
+"""Versions as rules resolved against the package index, so that a matrix tracks the releases instead of going
+stale: `{latest: 3}` is the newest release of each of the last three minor series, `{from: "2.13", every: minor}`
+the newest release of every minor series since 2.13.
+
+A rule is resolved when the matrix is loaded, from PyPI's JSON API (npm's registry for Node cells), cached for a
+day, and recorded in every cell. `zarrmatrix lock` freezes the resolutions into a lock file beside the matrix,
+and a run with `--locked` (or ZARRMATRIX_LOCKED=1) takes them from there and asks no index at all. Offline, a rule
+with nothing cached and nothing locked is an error, never an empty matrix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+CACHE_TTL_S = 24 * 3600
+FETCH_TIMEOUT_S = 30
+LOCK_SUFFIX = ".lock.json"
+
+
+class ResolveError(Exception):
+    """A rule could not be resolved; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed `versions` rule."""
+
+    latest: int | None = None
+    since: str | None = None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Rule:
+        if "latest" in raw:
+            return cls(latest=int(raw["latest"]))
+        return cls(since=str(raw["from"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"latest": self.latest} if self.latest is not None else {"from": self.since, "every": "minor"}
+
+    def __str__(self) -> str:
+        return f"{{latest: {self.latest}}}" if self.latest is not None else f'{{from: "{self.since}", every: minor}}'
+
+    def select(self, versions: list[str]) -> list[str]:
+        """The newest final release of each minor series the rule names, oldest first."""
+        newest: dict[tuple[int, int], Version] = {}
+        for text in versions:
+            try:
+                v = Version(text)
+            except InvalidVersion:
+                continue
+            if v.is_prerelease or v.is_devrelease:
+                continue
+            series = (v.major, v.minor)
+            if series not in newest or v > newest[series]:
+                newest[series] = v
+        series = sorted(newest)
+        if self.latest is not None:
+            chosen = series[-self.latest:]
+        else:
+            floor = Version(self.since)
+            chosen = [s for s in series if s >= (floor.major, floor.minor)]
+        return [str(newest[s]) for s in chosen]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    registry: str           # "pypi" or "npm"
+    package: str
+    python: str             # the cell's Python, which a release must support ("" for npm)
+    rule: Rule
+    versions: tuple[str, ...]
+    source: str             # "index", "cache" or "lock"
+    resolved_at: str
+
+    def key(self) -> str:
+        return lock_key(self.registry, self.package, self.python, self.rule)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"registry": self.registry, "package": self.package, "python": self.python,
+                "rule": self.rule.to_json(), "versions": list(self.versions), "source": self.source,
+                "resolved_at": self.resolved_at}
+
+    def describe(self) -> str:
+        for_python = f" for Python {self.python}" if self.python else ""
+        return (f"{self.package} {self.rule}{for_python} -> {', '.join(self.versions) or 'nothing'} "
+                f"({self.registry}, from the {self.source}, resolved {self.resolved_at})")
+
+
+def lock_key(registry: str, package: str, python: str, rule: Rule) -> str:
+    for_python = f" python{python}" if python else ""
+    return f"{registry}:{package}{for_python} {json.dumps(rule.to_json(), sort_keys=True)}"
+
+
+def installable(releases: dict[str, list[str | None]], python: str) -> list[str]:
+    """The releases with a file that supports `python` (by its Requires-Python; none given supports all)."""
+    if not python:
+        return list(releases)
+    target = Version(python)
+    out = []
+    for version, requires in releases.items():
+        for spec in requires:
+            try:
+                if not spec or target in SpecifierSet(spec):
+                    out.append(version)
+                    break
+            except InvalidSpecifier:
+                continue
+    return out
+
+
+def _ssl_context() -> ssl.SSLContext:
+    # Behind a TLS-intercepting proxy the host's bundle is the one to trust, as pip's PIP_CERT is.
+    bundle = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
+    return ssl.create_default_context(cafile=bundle if bundle and Path(bundle).is_file() else None)
+
+
+def index_url(registry: str, package: str) -> str:
+    if registry == "npm":
+        base = os.environ.get("ZARRMATRIX_NPM_REGISTRY", "https://registry.npmjs.org")
+        return f"{base.rstrip('/')}/{urllib.parse.quote(package, safe='@')}"
+    base = os.environ.get("ZARRMATRIX_PYPI_JSON", "https://pypi.org/pypi")
+    return f"{base.rstrip('/')}/{package}/json"
+
+
+def fetch_releases(registry: str, package: str) -> dict[str, list[str | None]]:
+    """Every release the index offers, with the Requires-Python of each of its files that is not yanked
+    (npm: every release not deprecated, with no Python constraint)."""
+    request = urllib.request.Request(index_url(registry, package), headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=_ssl_context()) as response:
+        data = json.load(response)
+    if registry == "npm":
+        return {v: [None] for v, meta in (data.get("versions") or {}).items() if not (meta or {}).get("deprecated")}
+    releases = {}
+    for version, files in (data.get("releases") or {}).items():
+        kept = [f.get("requires_python") for f in files if not f.get("yanked")]
+        if kept:
+            releases[version] = kept
+    return releases
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("ZARRMATRIX_INDEX_CACHE") or Path(base) / "zarrmatrix" / "index")
+
+
+def lock_path(matrix_path: Path) -> Path:
+    return matrix_path.with_name(matrix_path.stem + LOCK_SUFFIX)
+
+
+class Resolver:
+    """Resolves rules from the lock file (locked), else a fresh cache, else the index, else an older cache."""
+
+    def __init__(self, matrix_path: Path, *, locked: bool = False, refresh: bool = False):
+        self.matrix_path = matrix_path
+        self.locked = locked
+        self.refresh = refresh
+        self.resolutions: list[Resolution] = []
+        self._lock: dict[str, Any] | None = None
+
+    def _lock_entries(self) -> dict[str, Any]:
+        if self._lock is None:
+            path = lock_path(self.matrix_path)
+            if not path.is_file():
+                raise ResolveError(f"--locked, but there is no lock file {path}; run `zarrmatrix lock` first")
+            try:
+                self._lock = json.loads(path.read_text(encoding="utf-8")).get("resolved") or {}
+            except (OSError, ValueError) as exc:
+                raise ResolveError(f"{path}: not a readable lock file: {exc}") from exc
+        return self._lock
+
+    def resolve(self, registry: str, package: str, rule: Rule, python: str = "") -> Resolution:
+        """`rule` over the releases of `package` that support `python`."""
+        key = lock_key(registry, package, python, rule)
+        if self.locked:
+            entry = self._lock_entries().get(key)
+            if entry is None:
+                raise ResolveError(f"{lock_path(self.matrix_path)} has no resolution of {package} {rule}; "
+                                   "run `zarrmatrix lock` again")
+            found = Resolution(registry, package, python, rule, tuple(entry["versions"]), "lock",
+                               entry["resolved_at"])
+        else:
+            found = self._from_index_or_cache(registry, package, python, rule)
+        if not found.versions:
+            raise ResolveError(f"{package} {rule} matches no release on the index"
+                               + (f" for Python {python}" if python else ""))
+        if found not in self.resolutions:
+            self.resolutions.append(found)
+        return found
+
+    def _from_index_or_cache(self, registry: str, package: str, python: str, rule: Rule) -> Resolution:
+        cached = cache_dir() / f"{registry}-{package.replace('/', '+')}.json"
+        stale = None
+        if cached.is_file():
+            try:
+                stale = json.loads(cached.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                stale = None
+        def resolved(releases: dict[str, list[str | None]], source: str, when: str) -> Resolution:
+            return Resolution(registry, package, python, rule, tuple(rule.select(installable(releases, python))),
+                              source, when)
+
+        if stale and not isinstance(stale.get("releases"), dict):
+            stale = None
+        if stale and not self.refresh and time.time() - stale.get("fetched", 0) < CACHE_TTL_S:
+            return resolved(stale["releases"], "cache", stale["fetched_at"])
+        try:
+            releases = fetch_releases(registry, package)
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            if stale:
+                return resolved(stale["releases"], "cache", stale["fetched_at"])
+            raise ResolveError(f"the rule {rule} needs {package}'s releases from {index_url(registry, package)}, "
+                               f"which cannot be reached ({exc}), and nothing is cached or locked; run once "
+                               "online, or `zarrmatrix lock` where the index answers and then --locked") from exc
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps({"fetched": time.time(), "fetched_at": now, "releases": releases}))
+        os.replace(partial, cached)
+        return resolved(releases, "index", now)
+
+
+def write_lock(matrix_path: Path, resolutions: list[Resolution]) -> Path:
+    path = lock_path(matrix_path)
+    body = {"schema_version": 1, "matrix": matrix_path.name,
+            "resolved": {r.key(): {"package": r.package, "registry": r.registry, "python": r.python,
+                                   "rule": r.rule.to_json(), "versions": list(r.versions),
+                                   "resolved_at": r.resolved_at} for r in resolutions}}
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+    return path

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -90,7 +91,7 @@ def test_model_rows_columns_and_best(results_dir):
 
 def test_html_is_self_contained_and_escaped(results_dir):
     reports = results_dir.parent
-    index, summary = build_report(reports)
+    index, summary = build_report(reports)[:2]
     page = index.read_text()
     # plotly.js is embedded once and never fetched: the page works offline.
     assert len(re.findall(r"<script type=\"text/javascript\">/\*\*", page)) == 1
@@ -119,3 +120,42 @@ def test_bench_conclusion_from_numbers():
     # zip: 1 MiB in 5 ms (210 MB/s), 4 MiB in 40 ms (105 MB/s): its best is at 1 MiB.
     (sweep,) = scaling(records)
     assert sweep.sentence().startswith("c zip/default write: at its best 210 MB/s; within 80% of that from 1 MiB on")
+
+
+def test_two_runs_make_a_history_and_badges(results_dir):
+    reports = results_dir.parent
+    build_report(reports)
+    # A second run: zarr 2.18.7 now reads the v3 store (a fix), started later.
+    later = load_results(results_dir).results
+    for res in later:
+        res.started = "2026-11-30T10:00:00+00:00"
+        for rec in res.of_kind("read"):
+            if rec.reader == "zarr-2.18.7" and rec.variant == "zip":
+                rec.verdict = type(rec.verdict)("pass")
+        write_result(results_dir / f"{res.id}.json", res)
+    written = build_report(reports)
+    runs = sorted(p.name for p in (reports / "runs").iterdir())
+    assert len(runs) == 2 and runs[0].startswith("2026-11-24T10-00-00") and runs[1].startswith("2026-11-30T10-00")
+    assert reports / "history.html" in written and (reports / "plotly.min.js").stat().st_size > 1_000_000
+    page = (reports / "history.html").read_text()
+    assert 'src="plotly.min.js"' in page and "zarr-2.18.7 · zarr-3.1.6__zipstore-v3.zip" in page
+    assert "<script>alert" not in page
+    badge = json.loads((reports / "badges" / "zarr-2.18.7.json").read_text())
+    assert badge == {"schemaVersion": 1, "label": "zarrmatrix zarr-2.18.7", "message": "reads 1/1",
+                     "color": "brightgreen"}
+    # The same run reported again is not kept twice.
+    build_report(reports)
+    assert len(list((reports / "runs").iterdir())) == 2
+
+
+def test_the_overview_pairs_writer_and_reader_implementations(results_dir):
+    model = build_model(load_results(results_dir).results)
+    squares = {(sq.writer, sq.reader): sq for sq in model.overview()}
+    assert list(squares) == [("zarr-python", "zarr-python"), ("zarr-python", "GDAL")]
+    assert squares[("zarr-python", "GDAL")].best.verdict.value == "skipped"
+    square = squares[("zarr-python", "zarr-python")]
+    best = square.best
+    assert best.read == best.of and best.verdict.value == "pass"
+    pairs = {(p.writer.id, p.reader.id): (p.read, p.of, p.verdict.value) for p in square.pairs}
+    assert pairs[("zarr-3.1.6", "zarr-2.18.7")] == (0, 1, "mismatch")
+    assert pairs[("zarr-2.18.7", "zarr-3.1.6")] == (1, 1, "pass")

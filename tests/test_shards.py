@@ -122,8 +122,9 @@ def test_shards_merged_equal_one_run(tmp_path):
     one, sharded = verdicts(single), verdicts(merged)
     assert len(one["attempts"]) > 30
     assert sharded == one
-    compared = zarrmatrix("compare", str(single), str(merged), "--json", "--fail-on-regression", cwd=tmp_path)
-    assert compared.returncode == 0, compared.stdout
+    # Timings of two real runs may differ for real (asv's rule judges them); verdicts may not.
+    compared = zarrmatrix("compare", str(single), str(merged), "--json", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
     report = json.loads(compared.stdout)
     assert report["regressions"] == [] and report["fixes"] == [] and report["new_cells"] == []
 

@@ -1,4 +1,5 @@
-"""Merge the results of a run and render them: reports/index.html and reports/summary.md."""
+"""Merge the results of a run and render them: reports/index.html and reports/summary.md; keep the run under
+reports/runs/ and render the history of every kept run (history.html) and a badge per reader cell."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from rich.markup import escape
 
 from ..results import load_results, write_text
 from .bench import bench_html
+from .history import archive_run, load_runs, render_history, write_badges
 from .html import render_html
 from .markdown import render_markdown
 from .model import build_model
+
+PLOTLY_JS = "plotly.min.js"
 
 
 def build_report(reports: Path, console: Console | None = None) -> list[Path]:
@@ -23,4 +27,26 @@ def build_report(reports: Path, console: Console | None = None) -> list[Path]:
     index, summary = reports / "index.html", reports / "summary.md"
     write_text(index, render_html(model, bench_html(model)))
     write_text(summary, render_markdown(model))
-    return [index, summary]
+    written = [index, summary]
+    if archive_run(reports, merged.results) is None:
+        return written
+    badges = write_badges(reports, model)
+    if badges:
+        console.print(f"badges: {len(badges)} shields.io endpoints in {badges[0].parent}")
+    runs = load_runs(reports)
+    shared_plotly(reports)
+    history = reports / "history.html"
+    write_text(history, render_history(runs, PLOTLY_JS))
+    console.print(f"history: {len(runs)} runs kept under {reports / 'runs'}; {history}")
+    return written + [history]
+
+
+def shared_plotly(reports: Path) -> Path:
+    """plotly.js once for every page of the site that does not embed it (written when missing or outdated)."""
+    from plotly.offline import get_plotlyjs
+
+    path = reports / PLOTLY_JS
+    text = get_plotlyjs()
+    if not path.is_file() or path.stat().st_size != len(text.encode()):
+        write_text(path, text)
+    return path

@@ -9,14 +9,16 @@ the target that differs from what would be merged is overwritten.
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import json
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .records import CellResult
-from .results import INCOMPLETE_SUFFIX, ResultError, load_result, write_result
+from .results import INCOMPLETE_SUFFIX, PARALLEL_FILES, ResultError, load_result, pool_context
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -37,30 +39,51 @@ def _fixtures_dir(source: Path) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def _same_result(a: CellResult, b: CellResult) -> bool:
-    return json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
+@dataclass(frozen=True)
+class _Checked:
+    """What merging needs of one validated result file: whose it is, what it holds, what it wrote."""
+
+    path: Path
+    cell_id: str
+    digest: str
+    manifests: tuple[tuple[str, str], ...]   # (fixture, its manifest's arrays as JSON), per fixture written
 
 
-def _collect_results(sources: list[Path]) -> tuple[dict[str, CellResult], dict[str, Path]]:
-    results: dict[str, CellResult] = {}
-    where: dict[str, Path] = {}
+def _check(path: Path) -> _Checked | str:
+    try:
+        result = load_result(path)
+    except ResultError as exc:
+        return str(exc)
+    canonical = json.dumps(result.to_json(), sort_keys=True, separators=(",", ":"))
+    manifests = tuple((rec.fixture, json.dumps(rec.manifest.to_json().get("arrays"), sort_keys=True))
+                      for rec in result.of_kind("fixture") if rec.manifest is not None)
+    return _Checked(path, result.id, hashlib.sha256(canonical.encode()).hexdigest(), manifests)
+
+
+def _check_all(paths: list[Path]) -> list[_Checked | str]:
+    workers = min(len(paths) // PARALLEL_FILES, os.cpu_count() or 1)
+    if workers < 2:
+        return [_check(p) for p in paths]
+    with ProcessPoolExecutor(workers, mp_context=pool_context()) as pool:
+        return list(pool.map(_check, paths, chunksize=max(1, len(paths) // (workers * 4))))
+
+
+def _collect_results(sources: list[Path]) -> dict[str, _Checked]:
+    paths = []
     for source in sources:
         folder = _results_dir(source)
         if not folder.is_dir():
             raise UserError(f"{source}: no such folder of results")
-        for path in sorted(folder.glob("*.json")):
-            if path.name.endswith(INCOMPLETE_SUFFIX):
-                continue
-            try:
-                result = load_result(path)
-            except ResultError as exc:
-                raise UserError(f"{exc}; nothing was merged") from exc
-            if result.id in results and not _same_result(results[result.id], result):
-                raise UserError(f"cell {result.id}: two different results, {where[result.id]} and {path}; "
-                                "a cell runs in one shard only; nothing was merged")
-            results.setdefault(result.id, result)
-            where.setdefault(result.id, path)
-    return results, where
+        paths += [p for p in sorted(folder.glob("*.json")) if not p.name.endswith(INCOMPLETE_SUFFIX)]
+    found: dict[str, _Checked] = {}
+    for item in _check_all(paths):
+        if isinstance(item, str):
+            raise UserError(f"{item}; nothing was merged")
+        if item.cell_id in found and found[item.cell_id].digest != item.digest:
+            raise UserError(f"cell {item.cell_id}: two different results, {found[item.cell_id].path} and "
+                            f"{item.path}; a cell runs in one shard only; nothing was merged")
+        found.setdefault(item.cell_id, item)
+    return found
 
 
 def _collect_fixtures(sources: list[Path]) -> dict[str, Path]:
@@ -86,35 +109,31 @@ def _collect_fixtures(sources: list[Path]) -> dict[str, Path]:
     return found
 
 
-def _check_manifests(results: dict[str, CellResult], fixtures: dict[str, Path]) -> None:
+def _check_manifests(results: dict[str, _Checked], fixtures: dict[str, Path]) -> None:
     """The manifest each writer recorded is the manifest of the fixture the readers read."""
-    for result in results.values():
-        for rec in result.of_kind("fixture"):
-            if rec.manifest is None or rec.fixture not in fixtures:
+    for checked in results.values():
+        for fixture, arrays in checked.manifests:
+            if fixture not in fixtures:
                 continue
-            on_disk = json.loads(Path(str(fixtures[rec.fixture]) + MANIFEST_SUFFIX).read_text(encoding="utf-8"))
-            recorded = json.loads(json.dumps(rec.manifest.to_json()))
-            if on_disk.get("arrays") != recorded.get("arrays"):
-                raise UserError(f"fixture {rec.fixture}: its manifest differs from the one {result.id} recorded when "
-                                "it wrote it (another run's fixture?); nothing was merged")
+            on_disk = json.loads(Path(str(fixtures[fixture]) + MANIFEST_SUFFIX).read_text(encoding="utf-8"))
+            if json.dumps(on_disk.get("arrays"), sort_keys=True) != arrays:
+                raise UserError(f"fixture {fixture}: its manifest differs from the one {checked.cell_id} recorded "
+                                "when it wrote it (another run's fixture?); nothing was merged")
 
 
 def merge(sources: list[Path], into: Path) -> MergeSummary:
-    results, where = _collect_results(sources)
+    results = _collect_results(sources)
     if not results:
         raise UserError(f"no results in {', '.join(map(str, sources))}")
     fixtures = _collect_fixtures(sources)
     _check_manifests(results, fixtures)
     out_results, out_fixtures = into / "results", into / "fixtures"
     # Refuse before writing anything: a target that already holds something else stays as it is.
-    for cell_id, result in results.items():
+    for cell_id, checked in results.items():
         target = out_results / f"{cell_id}.json"
         if target.exists():
-            try:
-                same = _same_result(load_result(target), result)
-            except ResultError:
-                same = False
-            if not same:
+            there = _check(target)
+            if isinstance(there, str) or there.digest != checked.digest:
                 raise UserError(f"{target} already holds another result for {cell_id}; merge into an empty "
                                 "folder (nothing was overwritten)")
     for name, zip_path in fixtures.items():
@@ -123,13 +142,14 @@ def merge(sources: list[Path], into: Path) -> MergeSummary:
             raise UserError(f"{target} already exists and differs from {zip_path}; nothing was overwritten")
     summary = MergeSummary()
     out_results.mkdir(parents=True, exist_ok=True)
-    for cell_id, result in sorted(results.items()):
+    for cell_id, checked in sorted(results.items()):
         target = out_results / f"{cell_id}.json"
         if target.exists():
             summary.already_there += 1
         else:
-            write_result(target, result)
-        summary.results[cell_id] = where[cell_id]
+            # The file as validated, byte for byte.
+            shutil.copyfile(checked.path, target)
+        summary.results[cell_id] = checked.path
     if fixtures:
         out_fixtures.mkdir(parents=True, exist_ok=True)
     for name, zip_path in sorted(fixtures.items()):

@@ -9,6 +9,7 @@ nothing a probe reported is lost on the way through.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -45,6 +46,12 @@ def best(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict | None:
     return min(verdicts, key=lambda v: _RANK[Verdict(v)]) if verdicts else None
 
 
+@functools.lru_cache(maxsize=None)
+def _field_names(cls: type) -> frozenset[str]:
+    """A record class's field names, looked up once: a thousand results hold a few hundred thousand records."""
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def _to_json(value: Any) -> Any:
     if isinstance(value, _Record):
         return value.to_json()
@@ -57,7 +64,7 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class _Record:
     """A dataclass with a JSON form; unknown keys are kept in `extra`."""
 
@@ -72,7 +79,7 @@ class _Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]):
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _field_names(cls)
         kwargs = {k: v for k, v in data.items() if k in names and k != "extra"}
         extra = {k: v for k, v in data.items() if k not in names and k != "kind"}
         if "extra" in names:
@@ -126,7 +133,8 @@ class FixtureRecord(_Record):
         return not self.error
 
 
-@dataclass
+# slots: a large matrix holds a few hundred thousand reads; without a __dict__ each is smaller and quicker to make.
+@dataclass(slots=True)
 class ReadRecord(_Record):
     """One read attempt: a reader, a fixture (its zip or its unzipped control), a method, and the verdict."""
 

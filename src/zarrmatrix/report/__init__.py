@@ -11,24 +11,33 @@ from rich.markup import escape
 from ..results import load_results, write_text
 from .bench import bench_html
 from .history import archive_run, load_runs, render_history, write_badges
-from .html import render_html
+from .html import page_header, render_html
 from .markdown import render_markdown
 from .model import build_model
+from .site import SITE_SQUARES, render_site
 
 PLOTLY_JS = "plotly.min.js"
 
 
 def build_report(reports: Path, console: Console | None = None) -> list[Path]:
     console = console or Console(stderr=True)
-    merged = load_results(reports / "results")
+    merged = load_results(reports / "results", light=True)
     for problem in merged.problems + merged.incomplete:
         console.print(f"[yellow]{escape(problem)}[/]")
     model = build_model(merged.results, merged.problems, merged.incomplete)
-    index, summary = reports / "index.html", reports / "summary.md"
-    write_text(index, render_html(model, bench_html(model)))
+    summary = reports / "summary.md"
+    if len(model.readers) * len(model.fixtures) > SITE_SQUARES:
+        # A matrix this large is a site: a first page that opens at once, and a page per library.
+        shared_plotly(reports)
+        pages = render_site(model, reports, page_header(model), bench_html(model), PLOTLY_JS)
+        console.print(f"site: {len(pages)} pages (the matrix has {len(model.readers)} reader cells × "
+                      f"{len(model.fixtures)} fixtures)")
+    else:
+        pages = [reports / "index.html"]
+        write_text(pages[0], render_html(model, bench_html(model)))
     write_text(summary, render_markdown(model))
-    written = [index, summary]
-    if archive_run(reports, merged.results) is None:
+    written = [pages[0], summary]
+    if archive_run(reports, model) is None:
         return written
     badges = write_badges(reports, model)
     if badges:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,51 +22,104 @@ RUNS = "runs"
 e = html.escape
 
 
+VERDICTS_FILE = "verdicts.json"
+
+
 @dataclass(frozen=True)
 class Run:
+    """One kept run, as the history needs it: each reader's verdict on each fixture, and what they are."""
+
     name: str
-    model: ReportModel
+    readers: dict[str, dict]                   # id -> {"library", "label", "version"}
+    kinds: dict[str, str]                      # fixture -> fixture kind
+    cells: dict[tuple[str, str], Verdict]      # (reader, fixture) -> verdict
+
+    @classmethod
+    def of(cls, name: str, model: ReportModel) -> Run:
+        kinds = {rec.fixture: rec.fixture_kind for res in model.results for rec in res.of_kind("fixture")}
+        readers = {r.id: {"library": r.library, "label": r.label, "version": r.version} for r in model.readers}
+        return cls(name, readers, kinds, {key: s.verdict for key, s in model.cells.items()})
+
+    def to_json(self) -> dict:
+        cells: dict[str, dict[str, str]] = {}
+        for (reader, fixture), verdict in self.cells.items():
+            cells.setdefault(reader, {})[fixture] = verdict.value
+        return {"name": self.name, "readers": self.readers, "kinds": self.kinds, "cells": cells}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Run:
+        cells = {(reader, fixture): Verdict(v) for reader, row in data["cells"].items() for fixture, v in row.items()}
+        return cls(data["name"], data["readers"], data["kinds"], cells)
 
 
-def _run_name(results: list[CellResult]) -> str:
-    """When the run started (its earliest cell), and a hash of what it holds: a run read again with more
+def _run_name(results: list[CellResult], files: list[Path]) -> str:
+    """When the run started (its earliest cell), and a hash of its result files: a run read again with more
     cells is a new entry, the same run archived twice is one."""
     started = min((r.started for r in results), default="unknown")
     digest = hashlib.sha256()
-    for result in sorted(results, key=lambda r: r.id):
-        digest.update(json.dumps(result.to_json(), sort_keys=True).encode())
+    for path in sorted(files):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     stamp = started.replace(":", "-").replace("+00-00", "Z")[:20]
     return f"{stamp}-{digest.hexdigest()[:8]}"
 
 
-def archive_run(reports: Path, results: list[CellResult]) -> Path | None:
-    """Keep this run's results under reports/runs/ (once: an archived run is never written again)."""
-    if not results:
+def keep_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one (a run's next result replaces the file by a rename, so
+    the kept one never changes), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def archive_run(reports: Path, model: ReportModel) -> Path | None:
+    """Keep this run's result files under reports/runs/<name>/results/, byte for byte, and the verdicts the
+    history reads beside them (once: an archived run is never written again)."""
+    files = [reports / "results" / f"{res.id}.json" for res in model.results]
+    files = [f for f in files if f.is_file()]
+    if not files:
         return None
-    folder = reports / RUNS / _run_name(results) / "results"
-    if folder.is_dir():
-        return folder.parent
-    folder.mkdir(parents=True)
-    for result in results:
-        write_text(folder / f"{result.id}.json", json.dumps(result.to_json(), indent=1, sort_keys=True))
-    return folder.parent
+    folder = reports / RUNS / _run_name(model.results, files)
+    if (folder / VERDICTS_FILE).is_file():
+        return folder
+    (folder / "results").mkdir(parents=True, exist_ok=True)
+    for path in files:
+        keep_copy(path, folder / "results" / path.name)
+    write_text(folder / VERDICTS_FILE, json.dumps(Run.of(folder.name, model).to_json(), separators=(",", ":")))
+    return folder
 
 
 def load_runs(reports: Path) -> list[Run]:
-    """Every archived run, oldest first."""
+    """Every kept run, oldest first: its verdicts file, or (for a run kept without one) its results."""
     runs = []
-    for folder in sorted((reports / RUNS).glob("*/results")):
-        merged = load_results(folder)
+    for folder in sorted(p for p in (reports / RUNS).glob("*") if p.is_dir()):
+        verdicts = folder / VERDICTS_FILE
+        try:
+            runs.append(Run.from_json(json.loads(verdicts.read_text(encoding="utf-8"))))
+            continue
+        except (OSError, ValueError, KeyError):
+            pass
+        merged = load_results(folder / "results")
         if merged.results:
-            runs.append(Run(folder.parent.name, build_model(merged.results)))
+            runs.append(Run.of(folder.name, build_model(merged.results)))
     return runs
 
 
-def badge(model: ReportModel, reader_id: str) -> dict:
+def read_counts(cells: dict[tuple[str, str], Verdict]) -> dict[str, tuple[int, int]]:
+    """reader -> (fixtures read, fixtures tried), skipped squares left out."""
+    counts: dict[str, list[int]] = {}
+    for (reader, _), verdict in cells.items():
+        if verdict is Verdict.SKIPPED:
+            counts.setdefault(reader, [0, 0])
+            continue
+        count = counts.setdefault(reader, [0, 0])
+        count[1] += 1
+        count[0] += verdict in READS
+    return {reader: (read, total) for reader, (read, total) in counts.items()}
+
+
+def badge(reader_id: str, read: int, total: int) -> dict:
     """A shields.io endpoint: how many fixtures the reader cell reads of those it tried."""
-    summaries = [s for (r, _), s in model.cells.items() if r == reader_id and s.verdict is not Verdict.SKIPPED]
-    read = sum(s.verdict in READS for s in summaries)
-    total = len(summaries)
     color = "brightgreen" if total and read == total else "yellow" if read else "red" if total else "lightgrey"
     return {"schemaVersion": 1, "label": f"zarrmatrix {reader_id}",
             "message": f"reads {read}/{total}" if total else "not run", "color": color}
@@ -73,10 +128,11 @@ def badge(model: ReportModel, reader_id: str) -> dict:
 def write_badges(reports: Path, model: ReportModel) -> list[Path]:
     folder = reports / "badges"
     folder.mkdir(parents=True, exist_ok=True)
+    counts = read_counts({key: s.verdict for key, s in model.cells.items()})
     written = []
     for reader in model.readers:
         path = folder / f"{reader.id}.json"
-        write_text(path, json.dumps(badge(model, reader.id), indent=1))
+        write_text(path, json.dumps(badge(reader.id, *counts.get(reader.id, (0, 0))), indent=1), durable=False)
         written.append(path)
     return written
 
@@ -85,17 +141,12 @@ def first_readers(runs: list[Run]) -> dict[tuple[str, str], str]:
     """(library, fixture kind) -> the lowest version of the library that read a fixture of that kind in any run."""
     found: dict[tuple[str, str], tuple] = {}
     for run in runs:
-        kinds = {}
-        for result in run.model.results:
-            for rec in result.of_kind("fixture"):
-                kinds[rec.fixture] = rec.fixture_kind
-        readers = {r.id: r for r in run.model.readers}
-        for (reader_id, fixture), summary in run.model.cells.items():
-            reader = readers.get(reader_id)
-            if reader is None or summary.verdict not in READS or fixture not in kinds:
+        for (reader_id, fixture), verdict in run.cells.items():
+            reader = run.readers.get(reader_id)
+            if reader is None or verdict not in READS or fixture not in run.kinds:
                 continue
-            version = reader.version or reader.label.split(" ", 1)[-1]
-            key = (reader.library, kinds[fixture])
+            version = reader["version"] or reader["label"].split(" ", 1)[-1]
+            key = (reader["library"], run.kinds[fixture])
             candidate = (_version_key(version), version)
             if key not in found or candidate[0] < found[key][0]:
                 found[key] = candidate
@@ -111,8 +162,8 @@ def history_figure(runs: list[Run]) -> go.Figure | None:
     from .html import COLORS
 
     names = [run.name for run in runs]
-    pairs = sorted({key for run in runs for key in run.model.cells})
-    changed = [p for p in pairs if len({run.model.cells[p].verdict for run in runs if p in run.model.cells}) > 1]
+    pairs = sorted({key for run in runs for key in run.cells})
+    changed = [p for p in pairs if len({run.cells[p] for run in runs if p in run.cells}) > 1]
     if not changed:
         return None
     verdicts = list(Verdict)
@@ -124,9 +175,9 @@ def history_figure(runs: list[Run]) -> go.Figure | None:
     for pair in changed:
         row_z, row_t = [], []
         for run in runs:
-            summary = run.model.cells.get(pair)
-            row_z.append(_verdict_index(summary.verdict) if summary else None)
-            row_t.append(summary.verdict.value if summary else "")
+            verdict = run.cells.get(pair)
+            row_z.append(_verdict_index(verdict) if verdict else None)
+            row_t.append(verdict.value if verdict else "")
         z.append(row_z)
         text.append(row_t)
     fig = go.Figure(go.Heatmap(z=z, x=names, y=[f"{r} · {f}" for r, f in changed], text=text,
@@ -143,12 +194,12 @@ def render_history(runs: list[Run], plotly_src: str) -> str:
 
     figure = history_figure(runs)
     rows = []
-    readers = sorted({r.id for run in runs for r in run.model.readers})
+    readers = sorted({r for run in runs for r in run.readers})
+    counts = [read_counts(run.cells) for run in runs]
     for reader_id in readers:
         cells = []
-        for run in runs:
-            b = badge(run.model, reader_id) if any(r.id == reader_id for r in run.model.readers) else None
-            cells.append(e(b["message"]) if b else "—")
+        for run, count in zip(runs, counts):
+            cells.append(e(badge(reader_id, *count[reader_id])["message"]) if reader_id in count else "—")
         rows.append(f"<tr><td><code>{e(reader_id)}</code></td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = "".join(f"<th>{e(run.name)}</th>" for run in runs)
     per_reader = f"<table><thead><tr><th>reader cell</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

@@ -51,10 +51,10 @@ def _clip(text: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _hover(model: ReportModel, summary: Summary, reader_label: str, fixture_label: str) -> str:
+def _hover(summary: Summary) -> str:
+    """A square's hover text below its reader and fixture, which the hover template names from the axes."""
     b = summary.best
     lines = [
-        f"<b>{e(reader_label)}</b> reading <b>{e(fixture_label)}</b>",
         f"verdict: <b>{e(summary.verdict)}</b> — {e(_clip(summary.reason, 160))}",
         f"control (unzipped folder): {e(summary.control_verdict or '—')}",
     ]
@@ -67,6 +67,10 @@ def _hover(model: ReportModel, summary: Summary, reader_label: str, fixture_labe
     return "<br>".join(lines)
 
 
+# Past this many squares a matrix shows colours only: a text in every square is what makes a browser slow to draw.
+TEXT_SQUARES = 3000
+
+
 def matrix_figure(model: ReportModel) -> go.Figure:
     n = len(VERDICTS)
     scale = []
@@ -75,9 +79,9 @@ def matrix_figure(model: ReportModel) -> go.Figure:
     y_labels = [f"{r.label} [{r.id}]" for r in model.readers]
     x_labels = [f"{f.implementation}: {f.label}" for f in model.fixtures]
     z, text, hover = [], [], []
-    for reader, y_label in zip(model.readers, y_labels, strict=True):
+    for reader in model.readers:
         row_z, row_t, row_h = [], [], []
-        for fixture, x_label in zip(model.fixtures, x_labels, strict=True):
+        for fixture in model.fixtures:
             summary = model.cells.get((reader.id, fixture.name))
             if summary is None:
                 row_z.append(None)
@@ -92,19 +96,21 @@ def matrix_figure(model: ReportModel) -> go.Figure:
             else:
                 control = ""
             row_t.append(f"{e(summary.verdict)}{control}")
-            row_h.append(_hover(model, summary, y_label, x_label))
+            row_h.append(_hover(summary))
         z.append(row_z)
         text.append(row_t)
         hover.append(row_h)
+    with_text = len(y_labels) * len(x_labels) <= TEXT_SQUARES
     fig = go.Figure(go.Heatmap(
-        z=z, x=x_labels, y=y_labels, text=text, customdata=hover, texttemplate="%{text}",
-        textfont={"size": 10}, hovertemplate="%{customdata}<extra></extra>", colorscale=scale,
+        z=z, x=x_labels, y=y_labels, text=text if with_text else None, customdata=hover,
+        texttemplate="%{text}" if with_text else None, textfont={"size": 10},
+        hovertemplate="<b>%{y}</b> reading <b>%{x}</b><br>%{customdata}<extra></extra>", colorscale=scale,
         zmin=-0.5, zmax=n - 0.5, xgap=2, ygap=2,
         colorbar={"title": {"text": "verdict"}, "tickvals": list(range(n)), "ticktext": list(VERDICTS),
                   "lenmode": "pixels", "len": 320},
     ))
     fig.update_layout(
-        height=260 + 38 * max(1, len(y_labels)), margin={"l": 10, "r": 170, "t": 230, "b": 10},
+        height=260 + (38 if with_text else 16) * max(1, len(y_labels)), margin={"l": 10, "r": 170, "t": 230, "b": 10},
         xaxis={"side": "top", "tickangle": -40, "automargin": True},
         yaxis={"autorange": "reversed", "automargin": True},
         plot_bgcolor="white", hoverlabel={"align": "left", "font": {"size": 11}},
@@ -299,7 +305,9 @@ vertical-align:top;text-align:left} th{background:#f5f5f5} code{font-size:11px;w
 """
 
 
-def render_html(model: ReportModel, bench_html: str = "") -> str:
+def page_header(model: ReportModel) -> str:
+    """The title, what the results are, and the notes a reader must see first: shared by the one-file
+    report and the first page of the site."""
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     backends = sorted({res.cell["backend"] for res in model.results} - {"none"})
     skipped = sum(res.status == "skipped" for res in model.results)
@@ -307,11 +315,6 @@ def render_html(model: ReportModel, bench_html: str = "") -> str:
         backends.append(f"{skipped} cells skipped")
     hosts = sorted({res.host["hostname"] for res in model.results})
     synthetic = any(f.synthetic for f in model.fixtures)
-    figure = matrix_figure(model).to_html(full_html=False, include_plotlyjs=False, div_id="matrix") \
-        if model.readers and model.fixtures else "<p>No read attempts in these results.</p>"
-    overview = overview_figure(model)
-    overview_html = overview.to_html(full_html=False, include_plotlyjs=False, div_id="overview") if overview \
-        else "<p>No fixture was both written and read in these results.</p>"
     problems = "".join(f"<li>{e(p)}</li>" for p in model.problems)
     notes = []
     if synthetic:
@@ -322,14 +325,23 @@ def render_html(model: ReportModel, bench_html: str = "") -> str:
     if model.incomplete:
         items = "".join(f"<li>{e(p)}</li>" for p in model.incomplete)
         notes.append(f"Incomplete results, kept beside the complete ones and not shown in the matrix: <ul>{items}</ul>")
+    return f"""<h1>zarrmatrix: who can read a Zarr ZipStore?</h1>
+<p class="meta">Generated {e(generated)} from {len(model.results)} cell results · backends: {e(", ".join(backends))}
+ · hosts: {e(", ".join(hosts))} · {len(model.readers)} reader cells × {len(model.fixtures)} fixtures.</p>
+{"".join(f'<p class="note">{n}</p>' for n in notes)}"""
+
+
+def render_html(model: ReportModel, bench_html: str = "") -> str:
+    figure = matrix_figure(model).to_html(full_html=False, include_plotlyjs=False, div_id="matrix") \
+        if model.readers and model.fixtures else "<p>No read attempts in these results.</p>"
+    overview = overview_figure(model)
+    overview_html = overview.to_html(full_html=False, include_plotlyjs=False, div_id="overview") if overview \
+        else "<p>No fixture was both written and read in these results.</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>zarrmatrix: who can read a Zarr ZipStore?</title>
 <style>{STYLE}</style><script type="text/javascript">{get_plotlyjs()}</script></head>
 <body>
-<h1>zarrmatrix: who can read a Zarr ZipStore?</h1>
-<p class="meta">Generated {e(generated)} from {len(model.results)} cell results · backends: {e(", ".join(backends))}
- · hosts: {e(", ".join(hosts))} · {len(model.readers)} reader cells × {len(model.fixtures)} fixtures.</p>
-{"".join(f'<p class="note">{n}</p>' for n in notes)}
+{page_header(model)}
 <h2>Implementations: who reads whose Zarr?</h2>
 <p>Rows are the implementations that wrote the fixtures, columns those that read them (xarray and fsspec read
 through zarr-python, rasterio through GDAL). A square pairs every writer version with every reader version and shows

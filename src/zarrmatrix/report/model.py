@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Sequence
 
 from packaging.version import InvalidVersion, Version
@@ -24,6 +25,7 @@ def implementation_of(library: str | None) -> str:
     return lib.implementation if lib else "other"
 
 
+@lru_cache(maxsize=4096)
 def _version_key(text: str | None) -> tuple:
     """Versions sort as versions, also where a label leads with one ("3.10 (Debian trixie)")."""
     found = re.match(r"\s*v?(\d+(\.\d+)*)", str(text or ""))

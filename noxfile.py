@@ -9,6 +9,7 @@
     nox -s report            rebuild reports/index.html from reports/results/*.json
     nox -s bench             only the store benchmark, printed as a table
     nox -s bench-runner      the read phase by isolation: one process per attempt against a fork per attempt
+    nox -s report-scale      merge and render 1,000 synthetic cells x 50 fixtures: time, memory, page sizes
     nox -s check -- A.zip    which reader cells can open A.zip?
     nox -s lint              ruff
     nox -s tests             the test suite
@@ -113,6 +114,14 @@ def bench_runner(session: nox.Session) -> None:
     """The read phase with one process per attempt, then with a fork per attempt, on the same warm
     environments (after `nox -s matrix` or `nox -s fixtures`): attempts, wall time, median attempt."""
     _zarrmatrix(session, "bench-runner")
+
+
+@nox.session(name="report-scale")
+def report_scale(session: nox.Session) -> None:
+    """How merge and render scale: 1,000 synthetic cells x 50 fixtures made from reports/results (after
+    `nox -s matrix`); prints time, peak memory and every page's size (`-- --chromium`: draw times too)."""
+    session.install("-e", str(HERE))
+    session.run("python", str(HERE / "benchmarks" / "report_scale.py"), *session.posargs)
 
 
 @nox.session

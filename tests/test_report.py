@@ -159,3 +159,26 @@ def test_the_overview_pairs_writer_and_reader_implementations(results_dir):
     pairs = {(p.writer.id, p.reader.id): (p.read, p.of, p.verdict.value) for p in square.pairs}
     assert pairs[("zarr-3.1.6", "zarr-2.18.7")] == (0, 1, "mismatch")
     assert pairs[("zarr-2.18.7", "zarr-3.1.6")] == (1, 1, "pass")
+
+
+def test_a_large_matrix_is_a_site(results_dir, monkeypatch):
+    import zarrmatrix.report as report
+
+    monkeypatch.setattr(report, "SITE_SQUARES", 1)
+    reports = results_dir.parent
+    # An attempt whose error would end a <script> early if it were not escaped.
+    later = load_results(results_dir).results
+    for res in later:
+        for rec in res.of_kind("read"):
+            rec.error_message = "</script><script>alert(1)</script>"
+        write_result(results_dir / f"{res.id}.json", res)
+    written = build_report(reports)
+    index = (reports / "index.html").read_text()
+    assert written[0] == reports / "index.html"
+    assert '<script src="plotly.min.js">' in index and 'href="libraries/zarr.html"' in index
+    assert "Implementations: who reads whose Zarr?" in index and 'id="libraries"' in index
+    page = (reports / "libraries" / "zarr.html").read_text()
+    assert '<script src="../plotly.min.js">' in page and 'data-reader="zarr-2.18.7"' in page
+    assert "</script><script>alert(1)" not in page and "<\\/script><script>alert(1)<\\/script>" in page
+    assert (reports / "libraries" / "gdal.html").is_file()
+    assert len(index) < len(page) + 100_000

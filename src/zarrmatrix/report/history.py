@@ -159,18 +159,15 @@ def _verdict_index(verdict: Verdict) -> int:
 
 def history_figure(runs: list[Run]) -> go.Figure | None:
     """Rows: reader x fixture pairs whose verdict changed across the runs; columns: runs."""
-    from .html import COLORS
+    from .html import verdict_colorscale
 
     names = [run.name for run in runs]
     pairs = sorted({key for run in runs for key in run.cells})
     changed = [p for p in pairs if len({run.cells[p] for run in runs if p in run.cells}) > 1]
     if not changed:
         return None
-    verdicts = list(Verdict)
-    n = len(verdicts)
-    scale = []
-    for i, v in enumerate(verdicts):
-        scale += [[i / n, COLORS[v]], [(i + 1) / n, COLORS[v]]]
+    n = len(Verdict)
+    scale = verdict_colorscale()
     z, text = [], []
     for pair in changed:
         row_z, row_t = [], []

@@ -73,9 +73,7 @@ TEXT_SQUARES = 3000
 
 def matrix_figure(model: ReportModel) -> go.Figure:
     n = len(VERDICTS)
-    scale = []
-    for i, verdict in enumerate(VERDICTS):
-        scale += [[i / n, COLORS[verdict]], [(i + 1) / n, COLORS[verdict]]]
+    scale = verdict_colorscale()
     y_labels = [f"{r.label} [{r.id}]" for r in model.readers]
     x_labels = [f"{f.implementation}: {f.label}" for f in model.fixtures]
     z, text, hover = [], [], []
@@ -123,6 +121,15 @@ def matrix_figure(model: ReportModel) -> go.Figure:
     return fig
 
 
+def verdict_colorscale() -> list[list]:
+    """A heatmap colour scale that gives each verdict (z = its index in VERDICTS) its own colour."""
+    n = len(VERDICTS)
+    scale: list[list] = []
+    for i, verdict in enumerate(VERDICTS):
+        scale += [[i / n, COLORS[verdict]], [(i + 1) / n, COLORS[verdict]]]
+    return scale
+
+
 def _overview_hover(square: Overview) -> str:
     lines = [f"<b>{e(square.writer)}</b> writes, <b>{e(square.reader)}</b> reads"]
     passing = sorted({f"{p.reader.label}" for p in square.pairs if p.verdict in (Verdict.PASS, Verdict.UNVERIFIED)})
@@ -145,9 +152,7 @@ def overview_figure(model: ReportModel) -> go.Figure | None:
     cols = list(dict.fromkeys(sq.reader for sq in sorted(squares, key=lambda sq: _IMPL_INDEX.get(sq.reader, 99))))
     found = {(sq.writer, sq.reader): sq for sq in squares}
     n = len(VERDICTS)
-    scale = []
-    for i, verdict in enumerate(VERDICTS):
-        scale += [[i / n, COLORS[verdict]], [(i + 1) / n, COLORS[verdict]]]
+    scale = verdict_colorscale()
     z, text, hover = [], [], []
     for row in rows:
         row_z, row_t, row_h = [], [], []
@@ -218,17 +223,14 @@ def _details(model: ReportModel) -> str:
     parts = []
     for reader in model.readers:
         rows = []
-        for fixture in model.fixtures:
-            summary = model.cells.get((reader.id, fixture.name))
-            if summary is None:
-                continue
-            for a in summary.attempts:
-                err = f"{e(a.error_type)}: {e(_clip(a.error_message, 400))}" if a.error_type else ""
-                rows.append([e(fixture.name), e(a.variant), e(a.method), _badge(a.verdict),
-                             e(_clip(a.reason, 200)), f"<code>{e(_clip(a.call, 300))}</code>", err,
-                             f"<code>{e(a.repro)}</code>"])
-            if not summary.attempts:
+        for fixture, summary, a in model.attempts_of(reader.id):
+            if a is None:
                 rows.append([e(fixture.name), "", "", _badge(summary.verdict), e(summary.reason), "", "", ""])
+                continue
+            err = f"{e(a.error_type)}: {e(_clip(a.error_message, 400))}" if a.error_type else ""
+            rows.append([e(fixture.name), e(a.variant), e(a.method), _badge(a.verdict),
+                         e(_clip(a.reason, 200)), f"<code>{e(_clip(a.call, 300))}</code>", err,
+                         f"<code>{e(a.repro)}</code>"])
         parts.append(f"<details><summary>{e(reader.label)} <code>{e(reader.id)}</code> — "
                      f"{len(rows)} attempts</summary>"
                      + _table(["fixture", "variant", "method", "verdict", "reason", "call", "error",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from packaging.version import InvalidVersion, Version
 
@@ -203,6 +203,17 @@ class ReportModel:
                 squares.setdefault(key, Overview(*key, [])).pairs.append(
                     Pairing(writer, reader, read, len(fixtures), verdict))
         return sorted(squares.values(), key=lambda o: (_IMPL_ORDER.get(o.writer, 99), _IMPL_ORDER.get(o.reader, 99)))
+
+    def attempts_of(self, reader_id: str) -> Iterator[tuple[FixtureColumn, Summary, ReadRecord | None]]:
+        """Every attempt of one reader, fixture by fixture; None for a square without attempts (a skipped cell)."""
+        for fixture in self.fixtures:
+            summary = self.cells.get((reader_id, fixture.name))
+            if summary is None:
+                continue
+            if not summary.attempts:
+                yield fixture, summary, None
+            for attempt in summary.attempts:
+                yield fixture, summary, attempt
 
     def summaries(self) -> list[Summary]:
         return [self.cells[(r.id, f.name)] for r in self.readers for f in self.fixtures

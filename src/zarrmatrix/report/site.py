@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from ..libraries import LIBRARIES
 from ..records import Verdict
 from ..results import write_text
-from .html import COLORS, STYLE, VERDICTS, _findings, _legend, matrix_figure, overview_figure
+from .html import COLORS, STYLE, VERDICTS, _findings, _legend, matrix_figure, overview_figure, verdict_colorscale
 from .model import READS, ReportModel
 
 e = html.escape
@@ -62,9 +62,7 @@ def library_overview(model: ReportModel) -> go.Figure | None:
     if not libraries or not model.fixtures:
         return None
     n = len(VERDICTS)
-    scale = []
-    for i, verdict in enumerate(VERDICTS):
-        scale += [[i / n, COLORS[verdict]], [(i + 1) / n, COLORS[verdict]]]
+    scale = verdict_colorscale()
     z, text, hover = [], [], []
     for lib in libraries:
         readers = [r for r in model.readers if r.library == lib]
@@ -121,17 +119,13 @@ def _attempts_json(model: ReportModel) -> str:
     data: dict[str, list[list[str]]] = {}
     for reader in model.readers:
         rows = data.setdefault(reader.id, [])
-        for fixture in model.fixtures:
-            summary = model.cells.get((reader.id, fixture.name))
-            if summary is None:
-                continue
-            for a in summary.attempts:
-                error = f"{a.error_type}: {(a.error_message or '')[:400]}" if a.error_type else ""
-                # A Verdict is a str: JSON writes its value.
-                rows.append([fixture.name, a.variant, a.method, a.verdict, a.reason[:200], a.call[:300], error,
-                             a.repro])
-            if not summary.attempts:
+        for fixture, summary, a in model.attempts_of(reader.id):
+            if a is None:
                 rows.append([fixture.name, "", "", summary.verdict, summary.reason, "", "", ""])
+                continue
+            error = f"{a.error_type}: {(a.error_message or '')[:400]}" if a.error_type else ""
+            # A Verdict is a str: JSON writes its value.
+            rows.append([fixture.name, a.variant, a.method, a.verdict, a.reason[:200], a.call[:300], error, a.repro])
     # </script> inside a string would end the script element early.
     return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 

@@ -67,8 +67,10 @@ def _hover(summary: Summary) -> str:
     return "<br>".join(lines)
 
 
-# Past this many squares a matrix shows colours only: a text in every square is what makes a browser slow to draw.
+# Past this many squares a matrix shows colours only: a text in every square is what makes a browser slow to
+# draw, and past TEXT_COLUMNS fixtures a square is too narrow for its text to be read.
 TEXT_SQUARES = 3000
+TEXT_COLUMNS = 30
 
 
 def matrix_figure(model: ReportModel) -> go.Figure:
@@ -98,7 +100,7 @@ def matrix_figure(model: ReportModel) -> go.Figure:
         z.append(row_z)
         text.append(row_t)
         hover.append(row_h)
-    with_text = len(y_labels) * len(x_labels) <= TEXT_SQUARES
+    with_text = len(y_labels) * len(x_labels) <= TEXT_SQUARES and len(x_labels) <= TEXT_COLUMNS
     fig = go.Figure(go.Heatmap(
         z=z, x=x_labels, y=y_labels, text=text if with_text else None, customdata=hover,
         texttemplate="%{text}" if with_text else None, textfont={"size": 10},
@@ -353,9 +355,10 @@ the best pair: <i>pass</i> when some reader version reads everything some writer
 <h2>Compatibility matrix</h2>
 <p>Rows are reader cells (library and version), columns are fixtures (writer, Zarr format, how the zip was made),
 grouped by the implementation that wrote them.
-Each square shows the best of the library's documented ways to open the zip; <i>ctl</i> is the same reader on the
-unzipped folder, so a failure that is zip-specific shows as a red square over <i>ctl pass</i>. Hover for the exact
-call, the error and the command that reproduces it.</p>
+Each square shows the best of the library's documented ways to open the zip, and the control: the same reader on
+the unzipped folder (<i>ctl</i>), so a failure that is zip-specific shows as a red square over <i>ctl pass</i>
+(written in the square while the matrix is narrow enough, on hover always). Hover for the exact call, the error and
+the command that reproduces it.</p>
 {_legend()}
 {figure}
 <h2>Findings per reader</h2>

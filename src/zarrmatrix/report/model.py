@@ -164,7 +164,9 @@ class Overview:
     @property
     def best(self) -> Pairing | None:
         order = list(Verdict)
-        return min(self.pairs, key=lambda p: (order.index(p.verdict), -p.read / max(p.of, 1)), default=None)
+        # The best verdict, then the pair that read the most: a writer of one fixture read whole says less
+        # than a writer of eleven.
+        return min(self.pairs, key=lambda p: (order.index(p.verdict), -p.read, -p.of), default=None)
 
 
 @dataclass

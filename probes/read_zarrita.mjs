@@ -64,6 +64,15 @@ async function readOne(request, out) {
     fixture: fixture.name, call: null, opened: false, error: null, arrays: [], discovered: wanted == null,
     ...versions() };
   const started = performance.now();
+  // Node leaves when nothing is left to run: a promise of the library that never settles ends the probe with
+  // exit code 0 and no record. Say so, rather than leave the attempt unexplained.
+  const unsettled = () => {
+    record.error = { type: "UnsettledPromise", traceback: "",
+      message: "the read never finished: a promise of the library never settled and Node's event loop emptied" };
+    record.seconds = Math.round(performance.now() - started) / 1000;
+    out.emit(record);
+  };
+  process.once("exit", unsettled);
   try {
     const [store, storeText] = storeOf(fixture);
     let location = zarr.root(store);
@@ -88,6 +97,7 @@ async function readOne(request, out) {
   } catch (err) {
     record.error = errorOf(err);
   }
+  process.removeListener("exit", unsettled);
   record.seconds = Math.round(performance.now() - started) / 1000;
   out.emit(record);
   return 0;

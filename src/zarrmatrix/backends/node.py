@@ -21,6 +21,8 @@ from .venv import INSTALL_TIMEOUT_S, READY, memory_limited, outliving_guard, pro
 
 # The Node probes, and the reference arrays the writer reads.
 NODE_PROBES = ("*.mjs", "reference_arrays.json")
+# One lock for laying probe folders: attempts of one cell start from several threads at once.
+_LAYING = threading.Lock()
 
 
 def node_binary() -> str | None:
@@ -41,15 +43,23 @@ class NodeEnvironment(Environment):
         self.memory_bytes = memory_bytes
 
     def _probe_dir(self) -> Path:
-        """This run's copy of the Node probes, beside a link to the cell's node_modules."""
+        """This run's copy of the Node probes, beside a link to the cell's node_modules: laid once, each file
+        by a rename, since attempts start in parallel and a probe copied over while another Node reads it
+        would be read half-written (a Node that runs an empty module exits 0 and says nothing)."""
         folder = self.mounts.work / f"node-{self.cell.env_key()}"
-        folder.mkdir(parents=True, exist_ok=True)
-        link = folder / "node_modules"
-        if not link.is_symlink():
-            link.symlink_to(self.root / "node_modules", target_is_directory=True)
-        for pattern in NODE_PROBES:
-            for probe in self.mounts.probes.glob(pattern):
-                shutil.copyfile(probe, folder / probe.name)
+        with _LAYING:
+            if (folder / READY).is_file():
+                return folder
+            folder.mkdir(parents=True, exist_ok=True)
+            link = folder / "node_modules"
+            if not link.is_symlink():
+                link.symlink_to(self.root / "node_modules", target_is_directory=True)
+            for pattern in NODE_PROBES:
+                for probe in self.mounts.probes.glob(pattern):
+                    partial = folder / f".{probe.name}.partial"
+                    shutil.copyfile(probe, partial)
+                    os.replace(partial, folder / probe.name)
+            (folder / READY).write_text("{}")
         return folder
 
     def _argv(self, probe: str, args: Sequence[str]) -> list[str]:

@@ -234,3 +234,29 @@ def test_a_reference_reader_needs_another_reader_to_pass_and_disagreement_is_nam
     assert [r.verdict for r in confirmed] == [Verdict.PASS, Verdict.PASS, Verdict.MISMATCH]
     assert other.reason == ("readers disagree with the reference (zarr-3.0 store-object): a: cdcdcdcdcdcd here, "
                             "abababababab in the reference")
+
+
+class SkippingSelector(FakeSelector):
+    """The cell zarr-2.0 cannot run here (as a GDAL image cell where no Docker engine answers)."""
+
+    def choose(self, cell, requested):
+        if cell.id == "zarr-2.0":
+            return Decision("none", None, "skipped: needs docker (no engine)")
+        return super().choose(cell, requested)
+
+
+def test_a_skipped_cell_keeps_the_result_of_the_run_where_it_ran(tmp_path, layout):
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend())
+    runner.run(matrix.cells, phases=["read"])
+    kept = (layout.results / "zarr-2.0.json").read_bytes()
+    assert json.loads(kept)["status"] == "ok"
+    again = Runner(matrix, layout, jobs=2, console=Console(file=open("/dev/null", "w")),
+                   selector=SkippingSelector(FakeBackend()))
+    again.run(matrix.cells, phases=["read"])
+    assert (layout.results / "zarr-2.0.json").read_bytes() == kept
+    assert json.loads((layout.results / "zarr-1.0.json").read_text())["status"] == "ok"
+    # Where the cell never ran, its skip is its result.
+    (layout.results / "zarr-2.0.json").unlink()
+    again.run(matrix.cells, phases=["read"])
+    result = json.loads((layout.results / "zarr-2.0.json").read_text())
+    assert result["status"] == "skipped" and "needs docker" in result["status_reason"]

@@ -455,7 +455,15 @@ class Runner:
             path = self.layout.results / f"{run.cell.id}.json"
             partial = path.with_name(f"{run.cell.id}{INCOMPLETE_SUFFIX}")
             try:
-                result = carry_over(run.to_result(), read_result(path), phases)
+                previous = read_result(path)
+                if run.status is CellStatus.SKIPPED and previous is not None and previous.status is CellStatus.OK:
+                    # A cell that could not run here (no Docker, no node) did nothing: the result of the run
+                    # where it did stays as it is.
+                    self.console.print(f"{escape(run.cell.id)}: {escape(run.status_reason or 'skipped')}; its "
+                                       f"result from {escape(previous.started)} ({previous.cell.get('backend')}) "
+                                       "is kept")
+                    continue
+                result = carry_over(run.to_result(), previous, phases)
                 if complete:
                     write_result(path, result)
                     partial.unlink(missing_ok=True)

@@ -203,11 +203,12 @@ def render_history(runs: list[Run], plotly_src: str) -> str:
     first = first_readers(runs)
     kinds = sorted({kind for _, kind in first})
     libraries = sorted({lib for lib, _ in first})
+    # Fixture kinds down, libraries across: there are many more kinds than libraries.
     first_rows = "".join(
-        f"<tr><td>{e(lib)}</td>" + "".join(f"<td>{e(first.get((lib, k), '—'))}</td>" for k in kinds) + "</tr>"
-        for lib in libraries)
-    first_table = (f"<table><thead><tr><th>library</th>{''.join(f'<th>{e(k)}</th>' for k in kinds)}</tr></thead>"
-                   f"<tbody>{first_rows}</tbody></table>")
+        f"<tr><td>{e(kind)}</td>" + "".join(f"<td>{e(first.get((lib, kind), '—'))}</td>" for lib in libraries)
+        + "</tr>" for kind in kinds)
+    first_table = (f"<table><thead><tr><th>fixture kind</th>{''.join(f'<th>{e(lib)}</th>' for lib in libraries)}"
+                   f"</tr></thead><tbody>{first_rows}</tbody></table>")
     chart = figure.to_html(full_html=False, include_plotlyjs=False, div_id="history") if figure else \
         f"<p>{_badge('pass')} No verdict changed across these {len(runs)} runs.</p>"
     return f"""<!DOCTYPE html>

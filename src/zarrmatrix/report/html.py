@@ -110,7 +110,7 @@ def matrix_figure(model: ReportModel) -> go.Figure:
                   "lenmode": "pixels", "len": 320},
     ))
     fig.update_layout(
-        height=260 + (38 if with_text else 16) * max(1, len(y_labels)), margin={"l": 10, "r": 170, "t": 230, "b": 10},
+        height=260 + (38 if with_text else 22) * max(1, len(y_labels)), margin={"l": 10, "r": 170, "t": 230, "b": 10},
         xaxis={"side": "top", "tickangle": -40, "automargin": True},
         yaxis={"autorange": "reversed", "automargin": True},
         plot_bgcolor="white", hoverlabel={"align": "left", "font": {"size": 11}},

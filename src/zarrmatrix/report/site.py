@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from ..libraries import LIBRARIES
 from ..records import Verdict
 from ..results import write_text
-from .html import COLORS, STYLE, VERDICTS, _findings, _legend, matrix_figure, overview_figure, verdict_colorscale
+from .html import (COLORS, STYLE, TEXT_COLUMNS, VERDICTS, _findings, _legend, matrix_figure, overview_figure,
+                   verdict_colorscale)
 from .model import READS, ReportModel
 
 e = html.escape
@@ -84,9 +85,11 @@ def library_overview(model: ReportModel) -> go.Figure | None:
         z.append(row_z)
         text.append(row_t)
         hover.append(row_h)
+    with_text = len(model.fixtures) <= TEXT_COLUMNS
     fig = go.Figure(go.Heatmap(
-        z=z, x=[f"{f.implementation}: {f.label}" for f in model.fixtures], y=libraries, text=text, customdata=hover,
-        texttemplate="%{text}", textfont={"size": 9}, hovertemplate="%{customdata}<extra></extra>",
+        z=z, x=[f"{f.implementation}: {f.label}" for f in model.fixtures], y=libraries,
+        text=text if with_text else None, customdata=hover, texttemplate="%{text}" if with_text else None,
+        textfont={"size": 9}, hovertemplate="%{customdata}<extra></extra>",
         colorscale=scale, zmin=-0.5, zmax=n - 0.5, xgap=2, ygap=2, showscale=False))
     fig.update_layout(height=330 + 34 * len(libraries), margin={"l": 10, "r": 10, "t": 300, "b": 10},
                       xaxis={"side": "top", "tickangle": -50, "automargin": True, "tickfont": {"size": 9}},

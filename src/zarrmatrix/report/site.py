@@ -18,8 +18,17 @@ import plotly.graph_objects as go
 from ..libraries import LIBRARIES
 from ..records import Verdict
 from ..results import write_text
-from .html import (COLORS, STYLE, TEXT_COLUMNS, VERDICTS, _findings, _legend, matrix_figure, overview_figure,
-                   verdict_colorscale)
+from .html import (
+    COLORS,
+    STYLE,
+    TEXT_COLUMNS,
+    VERDICTS,
+    _findings,
+    _legend,
+    matrix_figure,
+    overview_figure,
+    verdict_colorscale,
+)
 from .model import READS, ReportModel
 
 e = html.escape

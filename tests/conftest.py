@@ -24,6 +24,23 @@ def zarrmatrix(*args: str, cwd: Path, timeout: float = 1500, env: dict[str, str]
                           timeout=timeout, env=None if env is None else {**os.environ, **env})
 
 
+def reference_checksums() -> dict[str, str]:
+    """SHA-256 of each reference array's C-order little-endian bytes, computed here, not by any writer: the
+    arrays come from probes/_writer.py, the table every writer writes."""
+    import hashlib
+
+    import numpy as np
+
+    sys.path.insert(0, str(PROBES))
+    from _writer import edge_arrays
+
+    out = {}
+    for array in edge_arrays():
+        data = np.ascontiguousarray(array.data, dtype=array.data.dtype.newbyteorder("<"))
+        out[array.name] = hashlib.sha256(data.tobytes()).hexdigest()
+    return out
+
+
 @pytest.fixture(scope="session")
 def work_dir(tmp_path_factory) -> Path:
     """One environments folder for the whole session, so cells with the same pins build once."""

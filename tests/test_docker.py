@@ -16,9 +16,8 @@ from zarrmatrix.backends.base import Mounts
 from zarrmatrix.backends.docker import CONTAINER_LABEL, DockerBackend
 from zarrmatrix.matrix import load_matrix
 
-from .conftest import PROBES, write_matrix, zarrmatrix
+from .conftest import PROBES, reference_checksums, write_matrix, zarrmatrix
 from .test_integration import INJECTED
-from .test_writers import reference_checksums
 
 pytestmark = pytest.mark.docker
 

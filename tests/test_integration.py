@@ -13,7 +13,7 @@ import pytest
 from zarrmatrix.backends.venv import VenvBackend
 from zarrmatrix.matrix import load_matrix
 
-from .conftest import ROOT, write_matrix, zarrmatrix
+from .conftest import ROOT, reference_checksums, write_matrix, zarrmatrix
 
 pytestmark = pytest.mark.integration
 
@@ -382,10 +382,13 @@ def test_tensorstore_writes_and_reads(tmp_path, work_dir):
     ts = got["tensorstore-0.1.86"]
     written = {r["fixture_kind"]: r for r in ts["records"] if r["kind"] == "fixture"}
     assert all(r["error"] is None for r in written.values()) and written["ts-zipkv-v3"]["tensorstore_version"]
-    # zarr-python reads what TensorStore wrote: v2, sharded v3, and v3 written into TensorStore's zip kvstore.
+    # zarr-python reads what TensorStore wrote: v2, sharded v3, and v3 written into TensorStore's zip kvstore,
+    # each array the data handed to TensorStore (checksums computed here, not by either library).
+    reference = reference_checksums()
     for kind in ("ts-zarr2-v2", "ts-sharded-v3", "ts-zipkv-v3"):
-        zarr_reads = reads(got["zarr-3.1.6"], f"tensorstore-0.1.86__{kind}")
-        assert "pass" in {r["verdict"] for r in zarr_reads}, kind
+        assert {a["path"]: a["sha256"] for a in written[kind]["manifest"]["arrays"]} == reference, kind
+        zarr_reads = [r for r in reads(got["zarr-3.1.6"], f"tensorstore-0.1.86__{kind}") if r["verdict"] == "pass"]
+        assert zarr_reads and {a["path"]: a["sha256"] for a in zarr_reads[0]["arrays"]} == reference, kind
     # TensorStore reads its own, and refuses zarr-python's ZipStore: zarr.json is in it twice.
     assert {r["verdict"] for r in reads(ts, "tensorstore-0.1.86__ts-sharded-v3")} == {"pass"}
     (own_zipstore,) = reads(ts, "zarr-3.1.6__zipstore-v3")
@@ -416,7 +419,10 @@ def test_netcdf_c_writes_what_one_zarr_reads_and_the_next_rejects(tmp_path, work
     (written,) = [r for r in got["netcdf4-1.7.2"]["records"] if r["kind"] == "fixture"]
     assert written["error"] is None and written["netcdf_c_version"]
     fixture = "netcdf4-1.7.2__nc-zarr-v2"
-    assert {r["method"]: r["verdict"] for r in reads(got["zarr-3.0.10"], fixture)}["store-object"] == "pass"
+    older = {r["method"]: r for r in reads(got["zarr-3.0.10"], fixture)}["store-object"]
+    assert older["verdict"] == "pass"
+    # What zarr 3.0.10 read is the data handed to netCDF-C (checksums computed here).
+    assert {a["path"]: a["sha256"] for a in older["arrays"]} == reference_checksums()
     # netCDF-C writes uint8 as "<u1": zarr 3.1.6 reads every other array and rejects that one.
     newer = {r["method"]: r for r in reads(got["zarr-3.1.6"], fixture)}["store-object"]
     assert newer["verdict"] == "partial" and newer["reason"].endswith("this zarr rejects the data type '<u1'")

@@ -182,3 +182,14 @@ def test_a_large_matrix_is_a_site(results_dir, monkeypatch):
     assert "</script><script>alert(1)" not in page and "<\\/script><script>alert(1)<\\/script>" in page
     assert (reports / "libraries" / "gdal.html").is_file()
     assert len(index) < len(page) + 100_000
+
+
+def test_a_version_from_a_rule_says_so_in_the_report(results_dir):
+    res = load_results(results_dir).results[0]
+    res.cell["versions_rule"] = {"registry": "pypi", "package": "zarr", "python": "3.11", "rule": {"latest": 2},
+                                 "versions": ["3.0.10", "3.1.6"], "source": "lock",
+                                 "resolved_at": "2026-11-30T09:59:47Z"}
+    write_result(results_dir / f"{res.id}.json", res)
+    build_report(results_dir.parent)
+    page = (results_dir.parent / "index.html").read_text()
+    assert "version from the rule {latest: 2}: 3.0.10, 3.1.6, pypi via the lock, 2026-11-30T09:59:47Z" in page

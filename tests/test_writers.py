@@ -2,23 +2,17 @@
 their own tests in test_integration.py): each writes a fixture that zarr 3.1.6 then reads, checked against
 checksums this test computes itself from the reference arrays handed to every writer."""
 
-import hashlib
 import json
 import shutil
 import subprocess
-import sys
 
-import numpy as np
 import pytest
 
 from zarrmatrix.backends import Selector
 from zarrmatrix.matrix import load_matrix
 
-from .conftest import ROOT, write_matrix, zarrmatrix
+from .conftest import ROOT, reference_checksums, write_matrix, zarrmatrix
 from .test_integration import reads, results
-
-sys.path.insert(0, str(ROOT / "probes"))
-from _writer import edge_arrays  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -39,15 +33,6 @@ cells:
     versions: ["3.1.6"]
     roles: [read]
 """
-
-
-def reference_checksums() -> dict[str, str]:
-    """SHA-256 of each reference array's C-order little-endian bytes, computed here, not by any writer."""
-    out = {}
-    for array in edge_arrays():
-        data = np.ascontiguousarray(array.data, dtype=array.data.dtype.newbyteorder("<"))
-        out[array.name] = hashlib.sha256(data.tobytes()).hexdigest()
-    return out
 
 
 def by_method(records: list) -> dict:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .results import INCOMPLETE_SUFFIX, PARALLEL_FILES, ResultError, load_result, pool_context
+from .results import INCOMPLETE_SUFFIX, PARALLEL_FILES, ResultError, load_result_and_json, pool_context
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -51,10 +51,10 @@ class _Checked:
 
 def _check(path: Path) -> _Checked | str:
     try:
-        result = load_result(path)
+        result, data = load_result_and_json(path)
     except ResultError as exc:
         return str(exc)
-    canonical = json.dumps(result.to_json(), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     manifests = tuple((rec.fixture, json.dumps(rec.manifest.to_json().get("arrays"), sort_keys=True))
                       for rec in result.of_kind("fixture") if rec.manifest is not None)
     return _Checked(path, result.id, hashlib.sha256(canonical.encode()).hexdigest(), manifests)

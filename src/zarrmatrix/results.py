@@ -111,6 +111,11 @@ def write_result(path: Path, result: CellResult) -> None:
 
 def load_result(path: Path) -> CellResult:
     """One result file, validated and typed; ResultError names the file and what is wrong."""
+    return load_result_and_json(path)[0]
+
+
+def load_result_and_json(path: Path) -> tuple[CellResult, dict[str, Any]]:
+    """One result file, validated and typed, and the JSON it was read from."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON, nested too deep
@@ -119,7 +124,7 @@ def load_result(path: Path) -> CellResult:
         raise ResultError(f"{path}: not a result: the JSON is a {type(data).__name__}, not an object")
     try:
         validate(data, str(path))
-        return CellResult.from_json(data)
+        return CellResult.from_json(data), data
     except RecursionError as exc:
         raise ResultError(f"{path}: nested too deep to be a result") from exc
     except (TypeError, ValueError, KeyError) as exc:

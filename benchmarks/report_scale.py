@@ -52,8 +52,9 @@ def synthesise(source: Path, target: Path, cells: int, fixtures: int) -> tuple[i
     return cells, len(names)
 
 
-def tree_rss(root: int) -> int:
-    """Resident memory of a process and all its descendants (its worker processes too), from /proc."""
+def tree_pss(root: int) -> int:
+    """Memory of a process and all its descendants (its worker processes too), from /proc: the proportional set
+    size, in which a page that forked processes share counts once, split between them, not once each."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -70,8 +71,8 @@ def tree_rss(root: int) -> int:
     total = 0
     for pid in tree:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1]) * 1024
         except OSError:
             continue
@@ -79,8 +80,8 @@ def tree_rss(root: int) -> int:
 
 
 def timed(*args: str) -> tuple[float, int, int, str]:
-    """`zarrmatrix ARGS` in a process of its own: wall time, that process's own peak memory, and the peak
-    memory of its whole process tree (sampled every 50 ms)."""
+    """`zarrmatrix ARGS` in a process of its own: wall time, that process's own peak resident memory, and the
+    peak memory of its whole process tree (proportional set size, sampled every 50 ms)."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "zarrmatrix", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -89,7 +90,7 @@ def timed(*args: str) -> tuple[float, int, int, str]:
 
     def sample() -> None:
         while not done.wait(0.05):
-            peak[0] = max(peak[0], tree_rss(proc.pid))
+            peak[0] = max(peak[0], tree_pss(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -129,7 +130,7 @@ def main() -> int:
                        ("rendered", ("report", "--reports", str(reports)))):
         seconds, own, tree, _ = timed(*argv)
         print(f"{cells} cells x {fixtures} fixtures: {step} in {seconds:.1f} s; peak memory {own / 2**20:.0f} MiB "
-              f"in the process, {tree / 2**20:.0f} MiB with its workers (sampled)")
+              f"in the process, {tree / 2**20:.0f} MiB with its workers (PSS, sampled)")
     pages = sorted(p for p in reports.rglob("*.html") if "runs" not in p.parts)
     for page in pages:
         line = f"  {page.relative_to(reports)}: {page.stat().st_size / 2**20:.2f} MiB"

@@ -11,16 +11,27 @@ from __future__ import annotations
 import filecmp
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .results import INCOMPLETE_SUFFIX, PARALLEL_FILES, ResultError, load_result_and_json, pool_context
+from .results import INCOMPLETE_SUFFIX, ResultError, load_result_and_json
 
 MANIFEST_SUFFIX = ".manifest.json"
+
+# Past this many files, merge checks results in a process per core (it hands back only a digest per file).
+PARALLEL_FILES = 64
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """fork where this process has no thread but its own (the workers start at once, nothing to import);
+    spawn otherwise, since a forked child would inherit another thread's locks half-held."""
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
 
 
 @dataclass

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import platform
 import socket
 import tempfile
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -146,16 +143,6 @@ class Merged:
     incomplete: list[str]
 
 
-# Past this many files, results are read by a process per core: parsing JSON is most of a large report's time.
-PARALLEL_FILES = 64
-
-
-def pool_context() -> multiprocessing.context.BaseContext:
-    """fork where this process has no thread but its own (the workers start at once, nothing to import);
-    spawn otherwise, since a forked child would inherit another thread's locks half-held."""
-    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
-
-
 def _load_light(path: Path) -> CellResult | str:
     """One result for a report, validated whole, without its reads' per-array checksums (which no page
     shows, and which are most of a result's bytes); or why it was skipped."""
@@ -172,7 +159,7 @@ def load_results(folder: Path, *, light: bool = False) -> Merged:
     """Every valid result below `folder`, sorted by cell id; invalid files are
     reported, never silently merged. Incomplete results are named, not merged:
     the matrix shows each cell's last complete result. `light`: for reports, without
-    the reads' per-array checksums, read in parallel where there are many files."""
+    the reads' per-array checksums."""
     results, problems, incomplete = [], [], []
     paths = []
     for path in sorted(folder.glob("*.json")):
@@ -181,12 +168,8 @@ def load_results(folder: Path, *, light: bool = False) -> Merged:
                               "complete result, which the report shows")
         else:
             paths.append(path)
-    workers = min(len(paths) // PARALLEL_FILES, os.cpu_count() or 1)
-    if light and workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=pool_context()) as pool:
-            loaded = list(pool.map(_load_light, paths, chunksize=max(1, len(paths) // (workers * 4))))
-    else:
-        loaded = [_load_light(p) if light else _load_or_why(p) for p in paths]
+    # One process: handing typed results back from worker processes costs what parsing them does.
+    loaded = [_load_light(p) if light else _load_or_why(p) for p in paths]
     for item in loaded:
         if isinstance(item, str):
             problems.append(item)

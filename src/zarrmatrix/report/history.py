@@ -14,7 +14,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from ..records import CellResult, Verdict
+from ..records import VERDICT_OF, CellResult, Verdict
 from ..results import load_results, write_text
 from .model import READS, ReportModel, _version_key, build_model
 
@@ -48,7 +48,8 @@ class Run:
 
     @classmethod
     def from_json(cls, data: dict) -> Run:
-        cells = {(reader, fixture): Verdict(v) for reader, row in data["cells"].items() for fixture, v in row.items()}
+        cells = {(reader, fixture): VERDICT_OF[value]
+                 for reader, row in data["cells"].items() for fixture, value in row.items()}
         return cls(data["name"], data["readers"], data["kinds"], cells)
 
 

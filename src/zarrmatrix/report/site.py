@@ -142,18 +142,13 @@ def _attempts_json(model: ReportModel) -> str:
     return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 
 
-def render_site(model: ReportModel, reports: Path, header: str, bench: str, plotly_src: str) -> list[Path]:
-    """index.html, libraries/<library>.html and (when the run benched) bench.html."""
-    libraries = [lib for lib in LIBRARIES if any(r.library == lib for r in model.readers)]
-    written = []
-    links = []
-    for lib in libraries:
-        sub = _library_model(model, lib)
-        counts = {v: sum(s.verdict == v for s in sub.cells.values()) for v in VERDICTS}
-        summary = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
-        links.append(f'<li><a href="libraries/{e(lib)}.html">{e(lib)}</a>: {len(sub.readers)} versions · '
-                     f"{e(summary)}</li>")
-        body = f"""<p><a href="../index.html">← the overview</a></p>
+def _library_page(model: ReportModel, lib: str, reports: Path, plotly_src: str) -> tuple[Path, str]:
+    """One library's page, written; and its line on the first page."""
+    sub = _library_model(model, lib)
+    counts = {v: sum(s.verdict == v for s in sub.cells.values()) for v in VERDICTS}
+    summary = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
+    link = f'<li><a href="libraries/{e(lib)}.html">{e(lib)}</a>: {len(sub.readers)} versions · {e(summary)}</li>'
+    body = f"""<p><a href="../index.html">← the overview</a></p>
 <h1>{e(lib)}: {len(sub.readers)} versions × {len(model.fixtures)} fixtures</h1>
 {_legend()}
 <h2>Compatibility matrix</h2>
@@ -168,10 +163,18 @@ call, the error and the command that reproduces it; every attempt is below.</p>
 <script>var ATTEMPTS = {_attempts_json(sub)};
 var COLORS = {json.dumps(COLORS)}; var DARK = ["pass", "mismatch", "crash", "env-failed"];
 {ATTEMPTS_JS}</script>"""
-        path = reports / "libraries" / f"{lib}.html"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, _page(f"zarrmatrix: {lib}", body, "../" + plotly_src))
-        written.append(path)
+    path = reports / "libraries" / f"{lib}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, _page(f"zarrmatrix: {lib}", body, "../" + plotly_src))
+    return path, link
+
+
+def render_site(model: ReportModel, reports: Path, header: str, bench: str, plotly_src: str) -> list[Path]:
+    """index.html, libraries/<library>.html and (when the run benched) bench.html."""
+    libraries = [lib for lib in LIBRARIES if any(r.library == lib for r in model.readers)]
+    pages = [_library_page(model, lib, reports, plotly_src) for lib in libraries]
+    written = [path for path, _ in pages]
+    links = [link for _, link in pages]
     if bench:
         path = reports / "bench.html"
         write_text(path, _page("zarrmatrix: store benchmark", f'<p><a href="index.html">← the overview</a></p>{bench}',

@@ -176,3 +176,43 @@ def test_the_attempt_server_contains_crash_and_hang_in_a_container(engine, tmp_p
     assert crashed.signal_name == "SIGSEGV" and not crashed.timed_out
     assert hung.timed_out and hung.seconds < 10
     assert "read_zarr" not in left
+
+
+NODE_IN_DOCKER = """
+schema_version: 1
+defaults: {timeout_s: 120}
+docker: {base_images: {"python:3.11-slim": "zarrmatrix/debian:bookworm",
+                       "debian:bookworm-slim": "zarrmatrix/debian:bookworm"}}
+cells:
+  - library: zarr
+    versions: ["3.1.6"]
+    roles: [write, read]
+    writes: [zipstore-v3]
+  - library: zarrita
+    versions: ["0.7.5"]
+    pins: {"@zarrita/storage": "0.2.0"}
+    roles: [write, read]
+    writes: [zarrita-spec-v3]
+"""
+
+
+def test_a_node_cell_runs_in_its_image(engine, tmp_path):
+    """zarrita.js in an image with Debian's nodejs: it writes, reads zarr's ZipStore and its own, and zarr 3.1.6
+    in its image reads what zarrita wrote, as the data handed to the writer (checksums computed here)."""
+    matrix = write_matrix(tmp_path, NODE_IN_DOCKER)
+    done = zarrmatrix("run", "--matrix", str(matrix), "--backend", "docker", "--reports", str(tmp_path / "reports"),
+                      "--work", str(tmp_path / "work"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "reports" / "results").glob("*.json")}
+    zarrita = got["zarrita-0.7.5"]
+    assert zarrita["status"] == "ok" and zarrita["cell"]["backend"] == "docker"
+    assert zarrita["environment"]["capabilities"]["runtime"] == "node"
+    assert "zarrita@0.7.5" in zarrita["environment"]["freeze"]
+    reads = {(r["fixture"], r["variant"]): r for r in zarrita["records"] if r["kind"] == "read"}
+    assert reads[("zarr-3.1.6__zipstore-v3.zip", "zip")]["verdict"] == "pass"
+    assert reads[("zarrita-0.7.5__zarrita-spec-v3.zip", "zip")]["verdict"] == "pass"
+    (by_zarr,) = [r for r in got["zarr-3.1.6"]["records"] if r["kind"] == "read" and r["variant"] == "zip"
+                  and r["fixture"] == "zarrita-0.7.5__zarrita-spec-v3.zip" and r["method"] == "store-object"]
+    assert by_zarr["verdict"] == "pass"
+    assert {a["path"]: a["sha256"] for a in by_zarr["arrays"]} == reference_checksums()
+    assert running_containers() == []

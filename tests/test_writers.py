@@ -122,8 +122,14 @@ def test_node_cells_choose_the_node_backend_or_say_why_not(tmp_path, monkeypatch
     assert cell.requirements == ("zarrita@0.7.5", "@zarrita/storage@0.2.0")
     selector = Selector(matrix, tmp_path, Console(quiet=True))
     monkeypatch.setenv("ZARRMATRIX_NODE", str(tmp_path / "missing"))
+    monkeypatch.setattr(selector, "docker", lambda: (False, "no engine here"))
     assert selector.choose(cell, None).reason.startswith("skipped: needs node")
-    assert "no Node image" in selector.choose(cell, "docker").reason
+    assert selector.choose(cell, "venv").reason.startswith("skipped: needs node")
+    assert selector.choose(cell, "docker").reason == "skipped: needs docker (no engine here)"
+    monkeypatch.setattr(selector, "docker", lambda: (True, "Docker engine 99"))
+    assert selector.choose(cell, "docker").name == "docker"
+    assert selector.choose(cell, "auto").name == "docker"  # no node here, but an engine: its image
+    assert selector.choose(cell, "venv").reason.startswith("skipped: needs node")
     if shutil.which("node"):
         monkeypatch.delenv("ZARRMATRIX_NODE")
         assert selector.choose(cell, "venv").name == "node"

@@ -95,12 +95,16 @@ class Selector:
         return Decision("venv", self.backend("venv"))
 
     def _choose_node(self, wanted: str) -> Decision:
-        """Node cells run in npm folders on the host, wherever the Python cells run."""
+        """Node cells: an image with Debian's nodejs under docker; else an npm folder on the host's node (auto
+        and venv, the quicker where node is here); else Docker where no node is found, or skipped."""
         from .node import node_binary
 
         if wanted == "docker":
-            return Decision("none", None, "skipped: Node cells run on the host's node (no Node image); "
-                                          "use --backend auto or venv")
-        if node_binary() is None:
-            return Decision("none", None, "skipped: needs node (Debian: apt-get install nodejs npm)")
-        return Decision("node", self.backend("node"))
+            ok, said = self.docker()
+            return Decision("docker", self.backend("docker")) if ok else Decision(
+                "none", None, f"skipped: needs docker ({said})")
+        if node_binary() is not None:
+            return Decision("node", self.backend("node"))
+        if wanted == "auto" and self.docker()[0]:
+            return Decision("docker", self.backend("docker"))
+        return Decision("none", None, "skipped: needs node (Debian: apt-get install nodejs npm)")

@@ -21,9 +21,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..libraries import LIBRARIES
 from ..matrix import Cell, DockerConfig
 from ..process import ProcessResult, run_process, start_process
 from .base import Backend, EnvFailed, Environment, Mounts
+from .node import lay_node_probes
 from .venv import SINGLE_THREADED
 
 BUILD_TIMEOUT_S = 1800
@@ -78,6 +80,17 @@ def ca_bundle(config: DockerConfig) -> Path | None:
     return None
 
 
+# Where node.Dockerfile installs a Node cell's pins.
+NODE_MODULES_IN_IMAGE = "/opt/zm/node_modules"
+
+
+def dockerfile_name(cell: Cell) -> str:
+    """The Dockerfile under docker/ that builds a cell's image: its own, or python, or node."""
+    if cell.image:
+        return cell.image.dockerfile
+    return "node" if LIBRARIES[cell.library].runtime == "node" else "python"
+
+
 class DockerEnvironment(Environment):
     """A cell's image, and the one container that runs its attempts, started at
     the first attempt with the mounts the environment was built with.
@@ -100,10 +113,18 @@ class DockerEnvironment(Environment):
     def env_path(self, host_path: Path) -> str:
         return container_path(host_path, self.mounts)
 
+    def _command(self, probe: str) -> list[str]:
+        """How the container runs a probe: python3 on the mounted probes; node on the copy laid in the work
+        folder beside a link to the image's node_modules (Node resolves imports from the probe's folder)."""
+        if not probe.endswith(".mjs"):
+            return ["python3", f"{IN_CONTAINER['probes']}/{probe}"]
+        folder = lay_node_probes(self.mounts, self.cell, NODE_MODULES_IN_IMAGE)
+        return ["node", self.env_path(folder / probe)]
+
     def start_probe(self, probe: str, args: Sequence[str], stderr: Path) -> subprocess.Popen:
         container = self._ensure()
-        return start_process(["docker", "exec", "--interactive", container, "python3",
-                              f"{IN_CONTAINER['probes']}/{probe}", *args], stderr=stderr)
+        return start_process(["docker", "exec", "--interactive", container, *self._command(probe), *args],
+                             stderr=stderr)
 
     def probe_env(self) -> dict[str, str]:
         return dict(SINGLE_THREADED)
@@ -154,7 +175,7 @@ class DockerEnvironment(Environment):
 
     def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
         container = self._ensure()
-        inner = ["timeout", "--signal=KILL", f"{timeout:g}", "python3", f"{IN_CONTAINER['probes']}/{probe}", *args]
+        inner = ["timeout", "--signal=KILL", f"{timeout:g}", *self._command(probe), *args]
         started = time.perf_counter()
         result = run_process(["docker", "exec", container, *inner], timeout=timeout + CLIENT_GRACE_S)
         elapsed = time.perf_counter() - started
@@ -169,7 +190,11 @@ class DockerEnvironment(Environment):
         inspected = _docker("image", "inspect", "--format", "{{json .RepoDigests}}", self.image)
         digests = inspected.stdout.strip().strip("[]").replace('"', "")
         return {"image": self.image, "image_id": self.image_id, "image_digest": digests or None,
-                "dockerfile": self.cell.image.dockerfile if self.cell.image else "python"}
+                "dockerfile": self.dockerfile_name}
+
+    @property
+    def dockerfile_name(self) -> str:
+        return dockerfile_name(self.cell)
 
     def close(self) -> None:
         with self._lock:
@@ -186,11 +211,17 @@ class DockerBackend(Backend):
         self._guard = threading.Lock()
 
     def base_image(self, cell: Cell) -> str:
-        public = cell.image.base if cell.image else f"python:{cell.python}-slim"
+        if cell.image:
+            public = cell.image.base
+        elif LIBRARIES[cell.library].runtime == "node":
+            # Debian's nodejs (18 in bookworm) runs zarrita; the same local base serves the GDAL 3.6 cell.
+            public = "debian:bookworm-slim"
+        else:
+            public = f"python:{cell.python}-slim"
         return self.config.base_images.get(public, public)
 
     def dockerfile(self, cell: Cell) -> Path:
-        return dockerfiles_dir() / f"{cell.image.dockerfile if cell.image else 'python'}.Dockerfile"
+        return dockerfiles_dir() / f"{dockerfile_name(cell)}.Dockerfile"
 
     def tag(self, cell: Cell) -> str:
         """A tag from everything the image is built from: Dockerfile, base, pins, CA bundle."""

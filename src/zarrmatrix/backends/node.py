@@ -25,6 +25,30 @@ NODE_PROBES = ("*.mjs", "reference_arrays.json")
 _LAYING = threading.Lock()
 
 
+def lay_node_probes(mounts: Mounts, cell: Cell, node_modules: Path | str) -> Path:
+    """This run's copy of the Node probes in its work folder, beside a link to the cell's node_modules (a host
+    folder, or a path inside a container, where the link resolves). Node resolves a probe's imports from the
+    probe's own folder upwards, and the probes folder has no node_modules.
+
+    Laid once, each file by a rename: attempts start in parallel, and a probe copied over while another Node
+    reads it would be read half-written (a Node that runs an empty module exits 0 and says nothing)."""
+    folder = mounts.work / f"node-{cell.env_key()}"
+    with _LAYING:
+        if (folder / READY).is_file():
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / "node_modules"
+        if not link.is_symlink():
+            link.symlink_to(node_modules, target_is_directory=True)
+        for pattern in NODE_PROBES:
+            for probe in mounts.probes.glob(pattern):
+                partial = folder / f".{probe.name}.partial"
+                shutil.copyfile(probe, partial)
+                os.replace(partial, folder / probe.name)
+        (folder / READY).write_text("{}")
+    return folder
+
+
 def node_binary() -> str | None:
     """The node that runs Node cells: $ZARRMATRIX_NODE if set (a path, or a name on PATH), else node on PATH;
     None where there is none."""

@@ -22,12 +22,14 @@ from .test_integration import INJECTED
 pytestmark = pytest.mark.docker
 
 BASES = {"python:3.11-slim": "zarrmatrix/debian:bookworm", "debian:bookworm-slim": "zarrmatrix/debian:bookworm"}
-DOCKER_MATRIX = """
+# Every image of these tests builds on the local bookworm base (docker/bootstrap-debian.sh).
+ON_BOOKWORM = f"""
 schema_version: 1
-defaults: {timeout_s: 60}
-docker: {base_images: {"python:3.11-slim": "zarrmatrix/debian:bookworm",
-                       "debian:bookworm-slim": "zarrmatrix/debian:bookworm"}}
+defaults: {{timeout_s: 120}}
+docker: {{base_images: {json.dumps(BASES)}}}
 cells:
+"""
+DOCKER_MATRIX = ON_BOOKWORM + """
   - library: zarr
     versions: ["3.1.6"]
     roles: [write, read]
@@ -178,12 +180,7 @@ def test_the_attempt_server_contains_crash_and_hang_in_a_container(engine, tmp_p
     assert "read_zarr" not in left
 
 
-NODE_IN_DOCKER = """
-schema_version: 1
-defaults: {timeout_s: 120}
-docker: {base_images: {"python:3.11-slim": "zarrmatrix/debian:bookworm",
-                       "debian:bookworm-slim": "zarrmatrix/debian:bookworm"}}
-cells:
+NODE_IN_DOCKER = ON_BOOKWORM + """
   - library: zarr
     versions: ["3.1.6"]
     roles: [write, read]

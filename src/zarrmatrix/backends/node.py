@@ -66,30 +66,11 @@ class NodeEnvironment(Environment):
         self.node = node
         self.memory_bytes = memory_bytes
 
-    def _probe_dir(self) -> Path:
-        """This run's copy of the Node probes, beside a link to the cell's node_modules: laid once, each file
-        by a rename, since attempts start in parallel and a probe copied over while another Node reads it
-        would be read half-written (a Node that runs an empty module exits 0 and says nothing)."""
-        folder = self.mounts.work / f"node-{self.cell.env_key()}"
-        with _LAYING:
-            if (folder / READY).is_file():
-                return folder
-            folder.mkdir(parents=True, exist_ok=True)
-            link = folder / "node_modules"
-            if not link.is_symlink():
-                link.symlink_to(self.root / "node_modules", target_is_directory=True)
-            for pattern in NODE_PROBES:
-                for probe in self.mounts.probes.glob(pattern):
-                    partial = folder / f".{probe.name}.partial"
-                    shutil.copyfile(probe, partial)
-                    os.replace(partial, folder / probe.name)
-            (folder / READY).write_text("{}")
-        return folder
-
     def _argv(self, probe: str, args: Sequence[str]) -> list[str]:
         # Not RLIMIT_AS: V8 reserves address space for each WebAssembly memory (zarrita's zstd and blosc),
         # many GiB that are never used, and a 4 GiB address space fails every such codec.
-        return memory_limited([self.node, str(self._probe_dir() / probe), *args], self.memory_bytes, "data")
+        folder = lay_node_probes(self.mounts, self.cell, self.root / "node_modules")
+        return memory_limited([self.node, str(folder / probe), *args], self.memory_bytes, "data")
 
     def run_probe(self, probe: str, args: Sequence[str], *, timeout: float) -> ProcessResult:
         return run_process(outliving_guard(self._argv(probe, args), timeout), timeout=timeout,

@@ -154,33 +154,22 @@ def first_readers(runs: list[Run]) -> dict[tuple[str, str], str]:
     return {key: value[1] for key, value in found.items()}
 
 
-def _verdict_index(verdict: Verdict) -> int:
-    return list(Verdict).index(verdict)
-
-
 def history_figure(runs: list[Run]) -> go.Figure | None:
     """Rows: reader x fixture pairs whose verdict changed across the runs; columns: runs."""
-    from .html import verdict_colorscale
+    from .html import verdict_heatmap
 
     names = [run.name for run in runs]
     pairs = sorted({key for run in runs for key in run.cells})
     changed = [p for p in pairs if len({run.cells[p] for run in runs if p in run.cells}) > 1]
     if not changed:
         return None
-    n = len(Verdict)
-    scale = verdict_colorscale()
-    z, text = [], []
-    for pair in changed:
-        row_z, row_t = [], []
-        for run in runs:
-            verdict = run.cells.get(pair)
-            row_z.append(_verdict_index(verdict) if verdict else None)
-            row_t.append(verdict.value if verdict else "")
-        z.append(row_z)
-        text.append(row_t)
-    fig = go.Figure(go.Heatmap(z=z, x=names, y=[f"{r} · {f}" for r, f in changed], text=text,
-                               texttemplate="%{text}", colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False,
-                               xgap=2, ygap=2, hovertemplate="%{y}<br>run %{x}: %{text}<extra></extra>"))
+
+    def square(pair: tuple[str, str], run: Run) -> tuple[Verdict, str, str] | None:
+        verdict = run.cells.get(pair)
+        return (verdict, verdict.value, "") if verdict else None
+
+    fig = go.Figure(verdict_heatmap(changed, runs, square, empty="", x=names, y=[f"{r} · {f}" for r, f in changed],
+                                    hovertemplate="%{y}<br>run %{x}: %{text}<extra></extra>"))
     fig.update_layout(height=200 + 26 * len(changed), margin={"l": 10, "r": 10, "t": 140, "b": 10},
                       xaxis={"side": "top", "tickangle": -30, "automargin": True},
                       yaxis={"autorange": "reversed", "automargin": True}, plot_bgcolor="white")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
@@ -75,39 +75,27 @@ TEXT_COLUMNS = 30
 
 def matrix_figure(model: ReportModel) -> go.Figure:
     n = len(VERDICTS)
-    scale = verdict_colorscale()
     y_labels = [f"{r.label} [{r.id}]" for r in model.readers]
     x_labels = [f"{f.implementation}: {f.label}" for f in model.fixtures]
-    z, text, hover = [], [], []
-    for reader in model.readers:
-        row_z, row_t, row_h = [], [], []
-        for fixture in model.fixtures:
-            summary = model.cells.get((reader.id, fixture.name))
-            if summary is None:
-                row_z.append(None)
-                row_t.append("")
-                row_h.append("no attempt")
-                continue
-            row_z.append(VERDICTS.index(summary.verdict))
-            if summary.zip_specific:
-                control = "<br><sub><b>zip only</b> (ctl pass)</sub>"
-            elif summary.control_verdict:
-                control = f"<br><sub>ctl {e(summary.control_verdict)}</sub>"
-            else:
-                control = ""
-            row_t.append(f"{e(summary.verdict)}{control}")
-            row_h.append(_hover(summary))
-        z.append(row_z)
-        text.append(row_t)
-        hover.append(row_h)
+
+    def square(reader: Any, fixture: Any) -> Square | None:
+        summary = model.cells.get((reader.id, fixture.name))
+        if summary is None:
+            return None
+        if summary.zip_specific:
+            control = "<br><sub><b>zip only</b> (ctl pass)</sub>"
+        elif summary.control_verdict:
+            control = f"<br><sub>ctl {e(summary.control_verdict)}</sub>"
+        else:
+            control = ""
+        return summary.verdict, f"{e(summary.verdict)}{control}", _hover(summary)
+
     with_text = len(y_labels) * len(x_labels) <= TEXT_SQUARES and len(x_labels) <= TEXT_COLUMNS
-    fig = go.Figure(go.Heatmap(
-        z=z, x=x_labels, y=y_labels, text=text if with_text else None, customdata=hover,
-        texttemplate="%{text}" if with_text else None, textfont={"size": 10},
-        hovertemplate="<b>%{y}</b> reading <b>%{x}</b><br>%{customdata}<extra></extra>", colorscale=scale,
-        zmin=-0.5, zmax=n - 0.5, xgap=2, ygap=2,
-        colorbar={"title": {"text": "verdict"}, "tickvals": list(range(n)), "ticktext": list(VERDICTS),
-                  "lenmode": "pixels", "len": 320},
+    fig = go.Figure(verdict_heatmap(
+        model.readers, model.fixtures, square, empty="no attempt", with_text=with_text, x=x_labels, y=y_labels,
+        textfont={"size": 10}, hovertemplate="<b>%{y}</b> reading <b>%{x}</b><br>%{customdata}<extra></extra>",
+        showscale=True, colorbar={"title": {"text": "verdict"}, "tickvals": list(range(n)),
+                                  "ticktext": list(VERDICTS), "lenmode": "pixels", "len": 320},
     ))
     fig.update_layout(
         height=260 + (38 if with_text else 22) * max(1, len(y_labels)), margin={"l": 10, "r": 170, "t": 230, "b": 10},
@@ -132,6 +120,37 @@ def verdict_colorscale() -> list[list]:
     return scale
 
 
+Square = tuple[Verdict, str, str]
+
+
+def verdict_heatmap(rows: Sequence[Any], cols: Sequence[Any], square: Callable[[Any, Any], Square | None], *,
+                    empty: str, with_text: bool = True, **trace: Any) -> go.Heatmap:
+    """A heatmap of verdicts, one square per row and column: square(row, col) gives its verdict, text and
+    hover (None: an empty square, hovered as `empty`). `trace` adds or overrides the trace's settings."""
+    z, text, hover = [], [], []
+    for row in rows:
+        row_z, row_t, row_h = [], [], []
+        for col in cols:
+            found = square(row, col)
+            if found is None:
+                row_z.append(None)
+                row_t.append("")
+                row_h.append(empty)
+                continue
+            verdict, label, tip = found
+            row_z.append(VERDICTS.index(verdict))
+            row_t.append(label)
+            row_h.append(tip)
+        z.append(row_z)
+        text.append(row_t)
+        hover.append(row_h)
+    settings = {"hovertemplate": "%{customdata}<extra></extra>", "xgap": 2, "ygap": 2, "showscale": False}
+    settings.update(trace)
+    return go.Heatmap(z=z, text=text if with_text else None, customdata=hover,
+                      texttemplate="%{text}" if with_text else None, colorscale=verdict_colorscale(),
+                      zmin=-0.5, zmax=len(VERDICTS) - 0.5, **settings)
+
+
 def _overview_hover(square: Overview) -> str:
     lines = [f"<b>{e(square.writer)}</b> writes, <b>{e(square.reader)}</b> reads"]
     passing = sorted({f"{p.reader.label}" for p in square.pairs if p.verdict in (Verdict.PASS, Verdict.UNVERIFIED)})
@@ -153,30 +172,16 @@ def overview_figure(model: ReportModel) -> go.Figure | None:
     rows = list(dict.fromkeys(sq.writer for sq in squares))
     cols = list(dict.fromkeys(sq.reader for sq in sorted(squares, key=lambda sq: _IMPL_INDEX.get(sq.reader, 99))))
     found = {(sq.writer, sq.reader): sq for sq in squares}
-    n = len(VERDICTS)
-    scale = verdict_colorscale()
-    z, text, hover = [], [], []
-    for row in rows:
-        row_z, row_t, row_h = [], [], []
-        for col in cols:
-            square = found.get((row, col))
-            top = square.best if square else None
-            if top is None:
-                row_z.append(None)
-                row_t.append("")
-                row_h.append("not tried")
-                continue
-            row_z.append(VERDICTS.index(top.verdict))
-            row_t.append(f"{e(top.verdict)}<br><sub>{top.read}/{top.of} · {len(square.pairs)} pairs</sub>")
-            row_h.append(_overview_hover(square))
-        z.append(row_z)
-        text.append(row_t)
-        hover.append(row_h)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[f"reads: {c}" for c in cols], y=[f"written by {r}" for r in rows], text=text, customdata=hover,
-        texttemplate="%{text}", textfont={"size": 12}, hovertemplate="%{customdata}<extra></extra>",
-        colorscale=scale, zmin=-0.5, zmax=n - 0.5, xgap=3, ygap=3, showscale=False,
-    ))
+
+    def square(row: str, col: str) -> Square | None:
+        top = found[(row, col)].best if (row, col) in found else None
+        if top is None:
+            return None
+        label = f"{e(top.verdict)}<br><sub>{top.read}/{top.of} · {len(found[(row, col)].pairs)} pairs</sub>"
+        return top.verdict, label, _overview_hover(found[(row, col)])
+
+    fig = go.Figure(verdict_heatmap(rows, cols, square, empty="not tried", x=[f"reads: {c}" for c in cols],
+                                    y=[f"written by {r}" for r in rows], textfont={"size": 12}, xgap=3, ygap=3))
     fig.update_layout(
         height=140 + 60 * len(rows), width=220 + 150 * len(cols), margin={"l": 10, "r": 10, "t": 60, "b": 10},
         xaxis={"side": "top", "automargin": True}, yaxis={"autorange": "reversed", "automargin": True},

@@ -16,20 +16,21 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from ..libraries import LIBRARIES
-from ..records import Verdict
+from ..records import best
 from ..results import write_text
 from .html import (
     COLORS,
     STYLE,
     TEXT_COLUMNS,
     VERDICTS,
+    Square,
     _findings,
     _legend,
     matrix_figure,
     overview_figure,
-    verdict_colorscale,
+    verdict_heatmap,
 )
-from .model import READS, ReportModel
+from .model import READS, FixtureColumn, ReportModel
 
 e = html.escape
 
@@ -71,35 +72,23 @@ def library_overview(model: ReportModel) -> go.Figure | None:
     libraries = [lib for lib in LIBRARIES if any(r.library == lib for r in model.readers)]
     if not libraries or not model.fixtures:
         return None
-    n = len(VERDICTS)
-    scale = verdict_colorscale()
-    z, text, hover = [], [], []
-    for lib in libraries:
-        readers = [r for r in model.readers if r.library == lib]
-        row_z, row_t, row_h = [], [], []
-        for fixture in model.fixtures:
-            summaries = [(r, model.cells[(r.id, fixture.name)]) for r in readers if (r.id, fixture.name) in model.cells]
-            if not summaries:
-                row_z.append(None)
-                row_t.append("")
-                row_h.append("not tried")
-                continue
-            top = min((s.verdict for _, s in summaries), key=list(Verdict).index)
-            reading = [r.label for r, s in summaries if s.verdict in READS]
-            row_z.append(VERDICTS.index(top))
-            row_t.append(f"{len(reading)}/{len(summaries)}")
-            shown = ", ".join(reading[:30]) + (f" and {len(reading) - 30} more" if len(reading) > 30 else "")
-            row_h.append(f"<b>{e(lib)}</b> reading <b>{e(fixture.label)}</b><br>best: {e(top)}<br>"
-                         f"{len(reading)} of {len(summaries)} versions read it: {e(shown) or 'none'}")
-        z.append(row_z)
-        text.append(row_t)
-        hover.append(row_h)
-    with_text = len(model.fixtures) <= TEXT_COLUMNS
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[f"{f.implementation}: {f.label}" for f in model.fixtures], y=libraries,
-        text=text if with_text else None, customdata=hover, texttemplate="%{text}" if with_text else None,
-        textfont={"size": 9}, hovertemplate="%{customdata}<extra></extra>",
-        colorscale=scale, zmin=-0.5, zmax=n - 0.5, xgap=2, ygap=2, showscale=False))
+    readers = {lib: [r for r in model.readers if r.library == lib] for lib in libraries}
+
+    def square(lib: str, fixture: FixtureColumn) -> Square | None:
+        summaries = [(r, model.cells[(r.id, fixture.name)]) for r in readers[lib]
+                     if (r.id, fixture.name) in model.cells]
+        if not summaries:
+            return None
+        top = best([s.verdict for _, s in summaries])
+        reading = [r.label for r, s in summaries if s.verdict in READS]
+        shown = ", ".join(reading[:30]) + (f" and {len(reading) - 30} more" if len(reading) > 30 else "")
+        return top, f"{len(reading)}/{len(summaries)}", (
+            f"<b>{e(lib)}</b> reading <b>{e(fixture.label)}</b><br>best: {e(top)}<br>"
+            f"{len(reading)} of {len(summaries)} versions read it: {e(shown) or 'none'}")
+
+    fig = go.Figure(verdict_heatmap(
+        libraries, model.fixtures, square, empty="not tried", with_text=len(model.fixtures) <= TEXT_COLUMNS,
+        x=[f"{f.implementation}: {f.label}" for f in model.fixtures], y=libraries, textfont={"size": 9}))
     fig.update_layout(height=330 + 34 * len(libraries), margin={"l": 10, "r": 10, "t": 300, "b": 10},
                       xaxis={"side": "top", "tickangle": -50, "automargin": True, "tickfont": {"size": 9}},
                       yaxis={"autorange": "reversed", "automargin": True}, plot_bgcolor="white",

@@ -9,6 +9,7 @@ least 6 samples, else 99% confidence intervals of the medians that do not overla
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 
 from .records import BenchRecord, CellResult, Verdict
 from .report.model import build_model
+from .stats import Z99, median_ci
 
 FACTOR = 1.1
 P_VALUE = 0.002
@@ -81,21 +83,6 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
     return min(1.0, math.erfc(max(z, 0) / math.sqrt(2)))
 
 
-def median_ci99(samples: Sequence[float]) -> tuple[float, float]:
-    """A distribution-free 99% confidence interval of the median, from order statistics."""
-    values = sorted(samples)
-    n = len(values)
-    half = 2.576 * math.sqrt(n) / 2
-    low, high = max(0, int(n / 2 - half)), min(n - 1, math.ceil(n / 2 + half) - 1)
-    return values[low], values[high]
-
-
-def _median(values: Sequence[float]) -> float:
-    s = sorted(values)
-    mid = len(s) // 2
-    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-
-
 @dataclass(frozen=True)
 class TimingChange:
     key: str
@@ -118,13 +105,13 @@ class TimingChange:
 
 def compare_samples(key: str, old: Sequence[float], new: Sequence[float], factor: float = FACTOR) -> TimingChange:
     """asv's rule on one benchmark: the ratio of medians, and whether the change is significant."""
-    old_m, new_m = _median(old), _median(new)
+    old_m, new_m = statistics.median(old), statistics.median(new)
     ratio = new_m / old_m if old_m else math.inf
     if len(old) >= MIN_SAMPLES and len(new) >= MIN_SAMPLES:
         p = mann_whitney_p(old, new)
         return TimingChange(key, old_m, new_m, ratio, p < P_VALUE, "Mann-Whitney U", p, factor)
-    (a_low, a_high), (b_low, b_high) = median_ci99(old), median_ci99(new)
-    return TimingChange(key, old_m, new_m, ratio, a_high < b_low or b_high < a_low, "99% CIs", None, factor)
+    a, b = median_ci(old, Z99), median_ci(new, Z99)
+    return TimingChange(key, old_m, new_m, ratio, a.high < b.low or b.high < a.low, "99% CIs", None, factor)
 
 
 @dataclass(frozen=True)

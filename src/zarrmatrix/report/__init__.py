@@ -26,9 +26,12 @@ def build_report(reports: Path, console: Console | None = None) -> list[Path]:
         console.print(f"[yellow]{escape(problem)}[/]")
     model = build_model(merged.results, merged.problems, merged.incomplete)
     summary = reports / "summary.md"
-    if len(model.readers) * len(model.fixtures) > SITE_SQUARES:
-        # A matrix this large is a site: a first page that opens at once, and a page per library.
+    site = len(model.readers) * len(model.fixtures) > SITE_SQUARES
+    if site or model.results:
+        # Shared by the site's pages and the history page.
         shared_plotly(reports)
+    if site:
+        # A matrix this large is a site: a first page that opens at once, and a page per library.
         pages = render_site(model, reports, page_header(model), bench_html(model), PLOTLY_JS)
         console.print(f"site: {len(pages)} pages (the matrix has {len(model.readers)} reader cells × "
                       f"{len(model.fixtures)} fixtures)")
@@ -43,7 +46,6 @@ def build_report(reports: Path, console: Console | None = None) -> list[Path]:
     if badges:
         console.print(f"badges: {len(badges)} shields.io endpoints in {badges[0].parent}")
     runs = load_runs(reports)
-    shared_plotly(reports)
     history = reports / "history.html"
     write_text(history, render_history(runs, PLOTLY_JS))
     console.print(f"history: {len(runs)} runs kept under {reports / 'runs'}; {history}")

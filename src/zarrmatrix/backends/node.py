@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from ..matrix import Cell
 from ..process import ProcessResult, run_process, start_process
 from .base import Backend, EnvFailed, Environment, Mounts
-from .venv import INSTALL_TIMEOUT_S, READY, memory_limited, outliving_guard, probe_environ
+from .venv import INSTALL_TIMEOUT_S, READY, memory_limit_facts, memory_limited, outliving_guard, probe_environ
 
 # The Node probes, and the reference arrays the writer reads.
 NODE_PROBES = ("*.mjs", "reference_arrays.json")
@@ -86,9 +86,7 @@ class NodeEnvironment(Environment):
         return env
 
     def limits(self) -> dict[str, Any]:
-        limited = self.memory_bytes is not None and shutil.which("prlimit") is not None
-        return {"data_bytes": self.memory_bytes if limited else None,
-                "how": "prlimit --data (RLIMIT_DATA)" if limited else "none: prlimit not found"}
+        return memory_limit_facts(self.memory_bytes, "data")
 
     def writer(self) -> NodeEnvironment:
         return NodeEnvironment(self.cell, self.root, self.mounts, node=self.node, memory_bytes=self.memory_bytes,

@@ -67,6 +67,18 @@ def memory_limited(argv: list[str], limit_bytes: int | None, resource: str = "as
     return [prlimit, f"--{resource}={limit_bytes}", "--", *argv]
 
 
+# What each prlimit resource is called in a result's limits.
+LIMIT_KEYS = {"as": ("address_space_bytes", "RLIMIT_AS"), "data": ("data_bytes", "RLIMIT_DATA")}
+
+
+def memory_limit_facts(limit_bytes: int | None, resource: str = "as") -> dict[str, Any]:
+    """The memory limit memory_limited sets, as a result records it (none where prlimit is missing)."""
+    key, name = LIMIT_KEYS[resource]
+    limited = limit_bytes is not None and shutil.which("prlimit") is not None
+    return {key: limit_bytes if limited else None,
+            "how": f"prlimit --{resource} ({name})" if limited else "none: prlimit not found"}
+
+
 # How much longer than its timeout a probe may outlive a runner that was killed (kill -9) before killing it.
 ORPHAN_GRACE_S = 5
 
@@ -107,9 +119,7 @@ class VenvEnvironment(Environment):
         return probe_environ(self.mounts.work / "home")
 
     def limits(self) -> dict[str, Any]:
-        limited = self.memory_bytes is not None and shutil.which("prlimit") is not None
-        return {"address_space_bytes": self.memory_bytes if limited else None,
-                "how": "prlimit --as (RLIMIT_AS)" if limited else "none: prlimit not found"}
+        return memory_limit_facts(self.memory_bytes)
 
     def writer(self) -> VenvEnvironment:
         return VenvEnvironment(self.cell, self.root, self.mounts, memory_bytes=self.memory_bytes,

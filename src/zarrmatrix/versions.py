@@ -24,6 +24,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from .results import write_text
+
 CACHE_TTL_S = 24 * 3600
 FETCH_TIMEOUT_S = 30
 LOCK_SUFFIX = ".lock.json"
@@ -224,10 +226,8 @@ class Resolver:
                                f"which cannot be reached ({exc}), and nothing is cached or locked; run once "
                                "online, or `zarrmatrix lock` where the index answers and then --locked") from exc
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(json.dumps({"fetched": time.time(), "fetched_at": now, "releases": releases}))
-        os.replace(partial, cached)
+        write_text(cached, json.dumps({"fetched": time.time(), "fetched_at": now, "releases": releases}),
+                   durable=False)
         return resolved(releases, "index", now)
 
 
@@ -237,7 +237,5 @@ def write_lock(matrix_path: Path, resolutions: list[Resolution]) -> Path:
             "resolved": {r.key(): {"package": r.package, "registry": r.registry, "python": r.python,
                                    "rule": r.rule.to_json(), "versions": list(r.versions),
                                    "resolved_at": r.resolved_at} for r in resolutions}}
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    write_text(path, json.dumps(body, indent=1, sort_keys=True) + "\n")
     return path

@@ -19,12 +19,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from .consoles import stdout_console
 from .errors import UserError
 from .lock import ReportsLock
 from .matrix import Matrix
 from .report import build_report
 from .report.model import build_model
-from .report.terminal import print_check_table, stdout_console
+from .report.terminal import print_check_table
 from .results import load_results, write_text
 from .runner import Layout, Runner
 from .zipfacts import inspect_zip

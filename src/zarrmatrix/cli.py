@@ -14,6 +14,7 @@ from typing import Sequence
 from rich.console import Console
 from rich.markup import escape
 
+from .consoles import message_console
 from .errors import UserError
 from .libraries import LIBRARIES
 from .matrix import SIZE, Matrix, load_matrix
@@ -177,7 +178,7 @@ def _load(args: argparse.Namespace, console: Console) -> Matrix:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(stderr=True)
+    console = message_console()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     # A shell that starts a command in the background (`cmd &`, non-interactive) sets SIGINT to ignored, and
     # Python then leaves it so: an explicit `kill -INT` must still stop a run.
@@ -277,8 +278,9 @@ def _report(args, matrix: Matrix, console: Console) -> int:
 
 
 def _bench_table(args, matrix: Matrix, console: Console) -> int:
+    from .consoles import stdout_console
     from .report.model import build_model
-    from .report.terminal import print_bench_table, stdout_console
+    from .report.terminal import print_bench_table
     from .results import load_results
 
     merged = load_results(args.reports / "results")
@@ -288,7 +290,7 @@ def _bench_table(args, matrix: Matrix, console: Console) -> int:
 
 def _bench_runner(args, matrix: Matrix, console: Console) -> int:
     from .bench_runner import bench_runner
-    from .report.terminal import stdout_console
+    from .consoles import stdout_console
     from .runner import Runner
 
     def make_runner(layout, isolation):
@@ -300,7 +302,8 @@ def _bench_runner(args, matrix: Matrix, console: Console) -> int:
 
 
 def _inspect(args, matrix: Matrix, console: Console) -> int:
-    from .report.terminal import print_zip_facts, stdout_console
+    from .consoles import stdout_console
+    from .report.terminal import print_zip_facts
     from .zipfacts import inspect_zip
 
     facts = [inspect_zip(path) for path in args.files]

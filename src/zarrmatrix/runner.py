@@ -28,6 +28,7 @@ from . import backends
 from .attempt import IMPORT, AttemptServer, ReproCommand, ServerGone, list_methods, read_attempt, run_attempt
 from .backends.base import Environment, Mounts
 from .bench import TIMEOUT_FACTOR, bench_records
+from .consoles import message_console
 from .fixtures import Fixture, discover, manifest_path, remove_written_by
 from .journal import JOURNAL_SUFFIX, Journal
 from .libraries import LIBRARIES
@@ -153,7 +154,7 @@ class Runner:
         self.layout = layout
         self.backend_choice = backend_choice
         self.jobs = max(1, jobs)
-        self.console = console or Console(stderr=True)
+        self.console = console or message_console()
         self.mnist_dir = mnist_dir
         self.selector = selector or backends.Selector(matrix, layout.work, self.console)
         self._envs_lock = threading.Lock()

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from ..consoles import message_console
 from ..results import load_results, write_text
 from .bench import bench_html
 from .history import archive_run, load_runs, render_history, write_badges
@@ -20,7 +21,7 @@ PLOTLY_JS = "plotly.min.js"
 
 
 def build_report(reports: Path, console: Console | None = None) -> list[Path]:
-    console = console or Console(stderr=True)
+    console = console or message_console()
     merged = load_results(reports / "results", light=True)
     for problem in merged.problems + merged.incomplete:
         console.print(f"[yellow]{escape(problem)}[/]")

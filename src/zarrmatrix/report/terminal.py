@@ -5,8 +5,6 @@ Every text that came from a file or a probe is shown as plain text, never read a
 
 from __future__ import annotations
 
-import sys
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -15,11 +13,6 @@ from ..zipfacts import ZipFacts
 from .bench import ci_text, conclusion, in_order, ms, ratio_text, scaling
 from .html import COLORS
 from .model import ReportModel
-
-
-def stdout_console() -> Console:
-    """Tables for stdout: wide enough for cell ids when piped into a file or a CI log."""
-    return Console() if sys.stdout.isatty() else Console(width=180)
 
 
 def print_check_table(model: ReportModel, console: Console) -> None:

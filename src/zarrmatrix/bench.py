@@ -3,6 +3,7 @@ their spread, throughput and ratio to the limit. Pure: the runner runs the probe
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
@@ -58,7 +59,14 @@ def bench_records(attempt: Attempt, library: str, timeout: float) -> list[BenchR
         if raw.get("op") == "error":
             records.append(BenchErrorRecord(raw["store"], raw["compressor"], Verdict.ERROR, raw["error"]))
         elif raw.get("kind") == "bench":
-            records.append(bench_record(raw))
+            timings = [*raw.get("samples_s", []), *(raw.get("limit_samples_s") or [])]
+            if all(isinstance(t, (int, float)) and math.isfinite(t) for t in timings):
+                records.append(bench_record(raw))
+            else:
+                # A result holds finite numbers only: a NaN would compare as nothing at all.
+                records.append(BenchErrorRecord(raw.get("store"), raw.get("compressor"), Verdict.ERROR, {
+                    "type": "NonFiniteTiming", "message": f"{raw.get('op')}: a timing that is not a finite "
+                    "number (NaN or infinite) in the probe's samples"}))
     if attempt.result.returncode != 0 or attempt.result.timed_out:
         verdict = judge(attempt.result, None, None, Context(library, None, None), timeout)
         records.append(BenchErrorRecord(None, None, verdict.verdict, {

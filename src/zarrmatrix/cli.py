@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -55,6 +56,18 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fresh", action="store_true",
                         help="ignore the journals of earlier runs that were cut short, and run every attempt")
     parser.add_argument("--probes-dir", type=Path, default=None, help=argparse.SUPPRESS)
+
+
+def _factor(text: str) -> float:
+    """--factor: a finite ratio above 1 (nan and inf would turn the timing gate off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number above 1 (1.1 means 10% slower or "
+                                         "faster)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("old", type=Path, help="the earlier run: a reports folder, or its results/")
     p.add_argument("new", type=Path, help="the later run")
     p.add_argument("--json", action="store_true", help="JSON for scripts instead of Markdown")
-    p.add_argument("--factor", type=float, default=1.1, help="the ratio a timing must pass (default 1.1)")
+    p.add_argument("--factor", type=_factor, default=1.1, help="the ratio a timing must pass (default 1.1)")
     p.add_argument("--fail-on-regression", action="store_true",
                    help="exit 1 when a verdict got worse or a benchmark got slower")
 
@@ -190,6 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # Whoever read stdout stopped reading (`zarrmatrix list --json | head -1`): end quietly, as a writer
+        # killed by SIGPIPE would; stdout goes to /dev/null so that the flush at exit cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
         print(f"{'terminated' if terminated else 'interrupted'}: the attempts that finished are kept in each "
@@ -342,7 +360,7 @@ def _merge(args, matrix: None, console: Console) -> int:
 
     summary = merge(args.sources, args.into)
     console.print(f"merged {len(summary.results)} cell results and {len(summary.fixtures)} fixtures from "
-                  f"{len(args.sources)} folders into {args.into}"
+                  f"{len(args.sources)} folders into {escape(str(args.into))}"
                   + (f" ({summary.already_there} results were there already)" if summary.already_there else ""))
     return 0
 
@@ -359,11 +377,12 @@ def _compare(args, matrix: None, console: Console) -> int:
         if not merged.results:
             raise UserError(f"{folder}: no valid result files in {results_folder(folder)}")
         for problem in merged.problems:
-            console.print(f"[yellow]{problem}[/]")
+            console.print(f"[yellow]{escape(problem)}[/]")
         runs.append(merged.results)
-    if args.factor <= 1:
-        raise UserError(f"--factor {args.factor}: must be above 1 (1.1 means 10% slower or faster)")
     comparison = compare_results(*runs, factor=args.factor)
+    if not comparison.common_cells:
+        console.print(f"[yellow]{escape(str(args.old))} and {escape(str(args.new))} have no cell in common: "
+                      "nothing was compared[/]")
     if args.json:
         print(json.dumps(comparison.to_json(), indent=1))
     else:

@@ -134,6 +134,11 @@ class Comparison:
     new_fixtures: list[str] = field(default_factory=list)
     removed_fixtures: list[str] = field(default_factory=list)
     timings: list[TimingChange] = field(default_factory=list)
+    # Benchmarks of a cell both runs have, measured in one run only: a run that lost its benchmarks has not
+    # compared clean, it has nothing to compare.
+    new_benchmarks: list[str] = field(default_factory=list)
+    removed_benchmarks: list[str] = field(default_factory=list)
+    common_cells: int = 0
 
     @property
     def slower(self) -> list[TimingChange]:
@@ -145,7 +150,7 @@ class Comparison:
 
     @property
     def regressed(self) -> bool:
-        return bool(self.regressions or self.slower)
+        return bool(self.regressions or self.slower or self.removed_benchmarks or not self.common_cells)
 
     def to_json(self) -> dict[str, Any]:
         def change(c: VerdictChange) -> dict[str, Any]:
@@ -162,7 +167,8 @@ class Comparison:
                 "new_cells": self.new_cells, "removed_cells": self.removed_cells,
                 "new_fixtures": self.new_fixtures, "removed_fixtures": self.removed_fixtures,
                 "slower": [timing(t) for t in self.slower], "faster": [timing(t) for t in self.faster],
-                "timings_compared": len(self.timings)}
+                "timings_compared": len(self.timings), "common_cells": self.common_cells,
+                "new_benchmarks": self.new_benchmarks, "removed_benchmarks": self.removed_benchmarks}
 
 
 def _bench_key(cell: str, rec: BenchRecord) -> str:
@@ -174,6 +180,7 @@ def compare_results(old: list[CellResult], new: list[CellResult], factor: float 
     out = Comparison()
     old_cells, new_cells = {r.id for r in old}, {r.id for r in new}
     out.new_cells, out.removed_cells = sorted(new_cells - old_cells), sorted(old_cells - new_cells)
+    out.common_cells = len(old_cells & new_cells)
     old_fixtures, new_fixtures = {f.name for f in before.fixtures}, {f.name for f in after.fixtures}
     out.new_fixtures, out.removed_fixtures = sorted(new_fixtures - old_fixtures), sorted(old_fixtures - new_fixtures)
     for key in sorted(set(before.cells) & set(after.cells)):
@@ -187,11 +194,15 @@ def compare_results(old: list[CellResult], new: list[CellResult], factor: float 
             out.regressions.append(change)
         else:
             out.fixes.append(change)
-    old_bench = {_bench_key(row.cell, row.record): row.record for row in before.bench if row.record.samples_s}
-    for row in after.bench:
-        key = _bench_key(row.cell, row.record)
-        if key in old_bench and row.record.samples_s:
-            out.timings.append(compare_samples(key, old_bench[key].samples_s, row.record.samples_s, factor))
+    both = old_cells & new_cells
+    old_bench = {_bench_key(row.cell, row.record): row.record for row in before.bench
+                 if row.record.samples_s and row.cell in both}
+    new_bench = {_bench_key(row.cell, row.record): row.record for row in after.bench
+                 if row.record.samples_s and row.cell in both}
+    out.new_benchmarks = sorted(new_bench.keys() - old_bench.keys())
+    out.removed_benchmarks = sorted(old_bench.keys() - new_bench.keys())
+    for key in sorted(old_bench.keys() & new_bench.keys()):
+        out.timings.append(compare_samples(key, old_bench[key].samples_s, new_bench[key].samples_s, factor))
     return out
 
 
@@ -220,6 +231,8 @@ def _timing_rows(timings: list[TimingChange]) -> list[str]:
 def to_markdown(c: Comparison, old_label: str, new_label: str) -> str:
     factor = c.timings[0].factor if c.timings else FACTOR
     lines = [f"## zarrmatrix: {new_label} against {old_label}", ""]
+    if not c.common_cells:
+        lines += ["**No cell in common**: these runs share no cell, so nothing was compared.", ""]
     lines.append(f"**{len(c.regressions)} regressions**, {len(c.fixes)} fixes, {len(c.slower)} slower and "
                  f"{len(c.faster)} faster benchmarks (of {len(c.timings)} compared; asv's rule: ratio past "
                  f"{factor} and Mann-Whitney p < {P_VALUE}, or non-overlapping 99% CIs under {MIN_SAMPLES} samples).")
@@ -233,7 +246,9 @@ def to_markdown(c: Comparison, old_label: str, new_label: str) -> str:
         if rows:
             lines += ["", f"### {title}", "", *rows]
     for title, names in (("New cells", c.new_cells), ("Removed cells", c.removed_cells),
-                         ("New fixtures", c.new_fixtures), ("Removed fixtures", c.removed_fixtures)):
+                         ("New fixtures", c.new_fixtures), ("Removed fixtures", c.removed_fixtures),
+                         ("Benchmarks measured in the new run only", c.new_benchmarks),
+                         ("Benchmarks lost: measured in the old run only", c.removed_benchmarks)):
         if names:
             lines += ["", f"### {title}", "", ", ".join(f"`{n}`" for n in names)]
     return "\n".join(lines) + "\n"

@@ -13,9 +13,11 @@ from typing import Any
 
 from .errors import UserError
 from .records import Manifest
+from .safefs import UnsafeInput, read_text
 from .zipfacts import find_root
 
 MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_MAX_BYTES = 64 << 20
 CONTROLS = "_controls"
 # Names the zip a control was extracted from, so that it is extracted once, not in every cell session.
 EXTRACTED = ".extracted-from"
@@ -133,10 +135,17 @@ def extract_control(zip_path: Path, controls: Path, limits: ExtractionLimits = E
     return target, None
 
 
-def read_manifest(path: Path) -> Manifest:
+def read_manifest(path: Path, *, follow: bool = True) -> Manifest:
+    """A fixture's manifest, refused unless it is a regular file (not a link, with `follow=False`) holding a
+    manifest: an object whose arrays are objects."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Manifest.from_json(data)
+        data = json.loads(read_text(path, limit=MANIFEST_MAX_BYTES, follow=follow))
+        manifest = Manifest.from_json(data)
+        if not isinstance(manifest.arrays, list) or not all(isinstance(a, dict) for a in manifest.arrays):
+            raise ValueError("'arrays' is not a list of objects")
+        return manifest
+    except UnsafeInput as exc:
+        raise UserError(f"{exc} (a fixture's manifest)") from exc
     except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise UserError(f"{path}: not a valid manifest ({type(exc).__name__}: {str(exc)[:200]}); delete it, or "
                         "write the fixture again with `zarrmatrix run --phase write`") from exc

@@ -4,6 +4,10 @@ Every result is validated; one cell with two different results is refused, namin
 copied once, and a fixture that two shards hold differently, or whose manifest differs from the one its writer
 recorded, is refused: the merged verdicts would otherwise compare readers against different data. Nothing in
 the target that differs from what would be merged is overwritten.
+
+Shards are input like any other (downloads, a fork's pull request): every file is validated before the first
+write, names come from the id grammar, links are refused in the shards and in the target, and each file is
+copied through a temporary file linked into place, under the target's reports lock.
 """
 
 from __future__ import annotations
@@ -13,16 +17,16 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
+from .fixtures import MANIFEST_SUFFIX, read_manifest
+from .lock import ReportsLock
 from .results import INCOMPLETE_SUFFIX, ResultError, load_result_and_json
-
-MANIFEST_SUFFIX = ".manifest.json"
+from .safefs import UnsafeInput, check_name, copy_new, not_regular
 
 # Past this many files, merge checks results in a process per core (it hands back only a digest per file).
 PARALLEL_FILES = 64
@@ -62,9 +66,11 @@ class _Checked:
 
 def _check(path: Path) -> _Checked | str:
     try:
-        result, data = load_result_and_json(path)
+        result, data = load_result_and_json(path, follow=False)
     except ResultError as exc:
         return str(exc)
+    if path.name != f"{result.id}.json":
+        return f"{path}: holds the result of cell {result.id}, whose file is {result.id}.json"
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     manifests = tuple((rec.fixture, json.dumps(rec.manifest.to_json().get("arrays"), sort_keys=True))
                       for rec in result.of_kind("fixture") if rec.manifest is not None)
@@ -85,7 +91,8 @@ def _collect_results(sources: list[Path]) -> dict[str, _Checked]:
         folder = _results_dir(source)
         if not folder.is_dir():
             raise UserError(f"{source}: no such folder of results")
-        paths += [p for p in sorted(folder.glob("*.json")) if not p.name.endswith(INCOMPLETE_SUFFIX)]
+        paths += [p for p in sorted(folder.glob("*.json")) if not p.name.endswith(INCOMPLETE_SUFFIX)
+                  and not p.name.startswith(".")]
     found: dict[str, _Checked] = {}
     for item in _check_all(paths):
         if isinstance(item, str):
@@ -107,8 +114,15 @@ def _collect_fixtures(sources: list[Path]) -> dict[str, Path]:
         for manifest in sorted(folder.glob("*" + MANIFEST_SUFFIX)):
             name = manifest.name[: -len(MANIFEST_SUFFIX)]
             zip_path = folder / name
-            if not zip_path.is_file():
-                raise UserError(f"{manifest}: the manifest of a fixture that is not there ({zip_path})")
+            try:
+                check_name(name, "fixture")
+            except UnsafeInput as exc:
+                raise UserError(f"{manifest}: {exc}; nothing was merged") from None
+            for path in (manifest, zip_path):
+                why = "is a symbolic link" if path.is_symlink() else not_regular(path)
+                if why:
+                    raise UserError(f"{path}: {why}; a shard's fixtures are regular files; nothing was merged")
+            read_manifest(manifest, follow=False)
             if name in found:
                 other = found[name]
                 if not (filecmp.cmp(other, zip_path, shallow=False) and filecmp.cmp(
@@ -126,8 +140,8 @@ def _check_manifests(results: dict[str, _Checked], fixtures: dict[str, Path]) ->
         for fixture, arrays in checked.manifests:
             if fixture not in fixtures:
                 continue
-            on_disk = json.loads(Path(str(fixtures[fixture]) + MANIFEST_SUFFIX).read_text(encoding="utf-8"))
-            if json.dumps(on_disk.get("arrays"), sort_keys=True) != arrays:
+            on_disk = read_manifest(Path(str(fixtures[fixture]) + MANIFEST_SUFFIX), follow=False)
+            if json.dumps(on_disk.arrays, sort_keys=True) != arrays:
                 raise UserError(f"fixture {fixture}: its manifest differs from the one {checked.cell_id} recorded "
                                 "when it wrote it (another run's fixture?); nothing was merged")
 
@@ -139,34 +153,54 @@ def merge(sources: list[Path], into: Path) -> MergeSummary:
     fixtures = _collect_fixtures(sources)
     _check_manifests(results, fixtures)
     out_results, out_fixtures = into / "results", into / "fixtures"
+    for folder in (into, out_results, out_fixtures):
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise UserError(f"{folder}: is {'a symbolic link' if folder.is_symlink() else 'not a folder'}; "
+                            "merge writes only into real folders (nothing was written)")
+    with ReportsLock(into):
+        return _merge_into(results, fixtures, out_results, out_fixtures)
+
+
+def _occupied(target: Path) -> bool:
+    """Something is at `target`: a file, a folder, or a link (even one to nothing)."""
+    return target.is_symlink() or target.exists()
+
+
+def _merge_into(results: dict[str, _Checked], fixtures: dict[str, Path], out_results: Path,
+                out_fixtures: Path) -> MergeSummary:
     # Refuse before writing anything: a target that already holds something else stays as it is.
     for cell_id, checked in results.items():
         target = out_results / f"{cell_id}.json"
-        if target.exists():
+        if _occupied(target):
             there = _check(target)
             if isinstance(there, str) or there.digest != checked.digest:
                 raise UserError(f"{target} already holds another result for {cell_id}; merge into an empty "
                                 "folder (nothing was overwritten)")
     for name, zip_path in fixtures.items():
-        target = out_fixtures / name
-        if target.exists() and not filecmp.cmp(target, zip_path, shallow=False):
-            raise UserError(f"{target} already exists and differs from {zip_path}; nothing was overwritten")
+        for src, dst in _fixture_files(zip_path, out_fixtures / name):
+            if _occupied(dst) and (dst.is_symlink() or not dst.is_file()
+                                   or not filecmp.cmp(dst, src, shallow=False)):
+                raise UserError(f"{dst} already exists and differs from {src}; nothing was overwritten")
     summary = MergeSummary()
     out_results.mkdir(parents=True, exist_ok=True)
     for cell_id, checked in sorted(results.items()):
         target = out_results / f"{cell_id}.json"
-        if target.exists():
+        if _occupied(target):
             summary.already_there += 1
         else:
             # The file as validated, byte for byte.
-            shutil.copyfile(checked.path, target)
+            copy_new(checked.path, target)
         summary.results[cell_id] = checked.path
     if fixtures:
         out_fixtures.mkdir(parents=True, exist_ok=True)
     for name, zip_path in sorted(fixtures.items()):
-        for src, dst in ((zip_path, out_fixtures / name),
-                         (Path(str(zip_path) + MANIFEST_SUFFIX), out_fixtures / (name + MANIFEST_SUFFIX))):
-            if not dst.exists():
-                shutil.copyfile(src, dst)
+        for src, dst in _fixture_files(zip_path, out_fixtures / name):
+            if not _occupied(dst):
+                copy_new(src, dst)
         summary.fixtures[name] = zip_path
     return summary
+
+
+def _fixture_files(zip_path: Path, target: Path) -> tuple[tuple[Path, Path], ...]:
+    """(source, target) for a fixture's zip and its manifest."""
+    return ((zip_path, target), (Path(str(zip_path) + MANIFEST_SUFFIX), Path(str(target) + MANIFEST_SUFFIX)))

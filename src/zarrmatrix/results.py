@@ -17,10 +17,13 @@ import jsonschema
 
 from .libraries import LIBRARIES
 from .records import CellResult, CellStatus, Verdict
+from .safefs import NAME_SCHEMA_PATTERN, UnsafeInput, read_text, umask
 
 SCHEMA_VERSION = 1
 # Beside a cell's result: what a run that failed or was interrupted got, which never replaces a complete one.
 INCOMPLETE_SUFFIX = ".incomplete.json"
+# A result holds every read's per-array checksums; the largest real ones are a few MB.
+RESULT_MAX_BYTES = 256 << 20
 
 
 class ResultError(Exception):
@@ -33,6 +36,7 @@ def schema() -> dict[str, Any]:
     data["properties"]["status"]["enum"] = [s.value for s in CellStatus]
     data["$defs"]["verdict"]["enum"] = [v.value for v in Verdict]
     data["$defs"]["read"]["properties"]["library"]["enum"] = list(LIBRARIES)
+    data["$defs"]["name"]["pattern"] = NAME_SCHEMA_PATTERN
     return data
 
 
@@ -73,12 +77,6 @@ def host_facts() -> dict[str, Any]:
     }
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_text(path: Path, text: str, *, durable: bool = True) -> None:
     """Write through a temporary file and a rename, so a reader never sees half a
     file and a crash never leaves one. The file gets the mode a plain open() would
@@ -87,7 +85,7 @@ def write_text(path: Path, text: str, *, durable: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -103,7 +101,7 @@ def write_result(path: Path, result: CellResult) -> None:
     """Validate, then write atomically."""
     data = result.to_json()
     validate(data, str(path))
-    write_text(path, json.dumps(data, indent=1, sort_keys=True))
+    write_text(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=False))
 
 
 def load_result(path: Path) -> CellResult:
@@ -111,11 +109,23 @@ def load_result(path: Path) -> CellResult:
     return load_result_and_json(path)[0]
 
 
-def load_result_and_json(path: Path) -> tuple[CellResult, dict[str, Any]]:
-    """One result file, validated and typed, and the JSON it was read from."""
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number (a timing or a size must be finite)")
+
+
+def loads_strict(text: str) -> Any:
+    """JSON as the standard has it: NaN and Infinity, which Python's json takes, are refused."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def load_result_and_json(path: Path, *, follow: bool = True) -> tuple[CellResult, dict[str, Any]]:
+    """One result file, validated and typed, and the JSON it was read from. Only a regular file is read
+    (`follow=False`: not through a link either)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON, nested too deep
+        data = loads_strict(read_text(path, limit=RESULT_MAX_BYTES, follow=follow))
+    except UnsafeInput as exc:
+        raise ResultError(f"not a readable result: {exc}") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # unreadable, not JSON, NaN, nested too deep
         raise ResultError(f"{path}: not a readable result: {type(exc).__name__}: {str(exc)[:200]}") from exc
     if not isinstance(data, dict):
         raise ResultError(f"{path}: not a result: the JSON is a {type(data).__name__}, not an object")

@@ -217,7 +217,7 @@ def test_carry_over_keeps_other_phases_only_from_the_same_environment(tmp_path, 
 
 def test_a_reference_reader_needs_another_reader_to_pass_and_disagreement_is_named():
     from zarrmatrix.records import Manifest
-    from zarrmatrix.runner import judge_against_reference
+    from zarrmatrix.reference import judge_against_reference
 
     manifest = Manifest(fixture="f.zip", arrays=[{"path": "a", "sha256": "ab" * 32}], reference="zarr-3.0 store-object")
     alone = [read("zarr-3.0", "f.zip", "zip", "store-object", Verdict.PASS),

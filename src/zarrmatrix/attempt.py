@@ -275,7 +275,8 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
                                                f"{fixture.control_error}"),
                       call="zipfile.ZipFile.extractall", seconds=0.0)
     request = {"fixture": {"path": env.env_path(path), "variant": variant, "name": fixture.name,
-                           "zarr_format": fixture.zarr_format, "root": root if variant == "zip" else ""},
+                           "zarr_format": fixture.zarr_format, "root": root if variant == "zip" else "",
+                           "parts": fixture.parts},
                "method": method,
                "arrays": None if expected is None else
                [{k: a[k] for k in ("path", "shape", "dtype") if k in a} for a in expected]}
@@ -286,4 +287,7 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
     judgement = judge(attempt.result, final, expected, ctx, timeout)
     if root and variant == "zip" and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
         judgement = replace(judgement, reason=f"{judgement.reason}, opened at {root}/ (the store is nested in the zip)")
+    if fixture.parts and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
+        judgement = replace(judgement, reason=f"{judgement.reason}; no root group: each of {', '.join(fixture.parts)} "
+                                              "opened as a store of its own")
     return record(judgement, call=seen.get("call") or method, seconds=attempt.result.seconds, seen=seen)

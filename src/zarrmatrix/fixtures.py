@@ -14,7 +14,7 @@ from typing import Any
 from .errors import UserError
 from .records import Manifest
 from .safefs import UnsafeInput, read_text
-from .zipfacts import find_root
+from .zipfacts import find_store
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_MAX_BYTES = 64 << 20
@@ -45,8 +45,8 @@ class Fixture:
         return digest.hexdigest()
 
     @cached_property
-    def _found(self) -> tuple[str | None, int | None]:
-        return zarr_root(self.zip_path)
+    def _found(self) -> tuple[str | None, int | None, list[str]]:
+        return store_layout(self.zip_path)
 
     @property
     def zarr_format(self) -> int | None:
@@ -60,15 +60,26 @@ class Fixture:
         none is found; "store.zarr" for a zip made by `zip -r x.zip store.zarr`."""
         return self._found[0] or ""
 
+    @property
+    def parts(self) -> list[str]:
+        """Where the root folder holds no metadata of its own (arrays at the root with no root group): the
+        nodes below it, which every reader reads each as a store of its own, so none reads part of the zip."""
+        return self._found[2]
 
-def zarr_root(zip_path: Path) -> tuple[str | None, int | None]:
-    """Where a zip's Zarr root is and its format, from its shallowest metadata file; (None, None) for a zip
-    with none, or a broken one."""
+
+def store_layout(zip_path: Path) -> tuple[str | None, int | None, list[str]]:
+    """Where a zip's Zarr root is, its format, and its top nodes where the root holds no metadata;
+    (None, None, []) for a zip with none, or a broken one."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            return find_root(zf.namelist())
+            return find_store(zf.namelist())
     except Exception:  # a broken zip has no root to find
-        return None, None
+        return None, None, []
+
+
+def zarr_root(zip_path: Path) -> tuple[str | None, int | None]:
+    """Where a zip's Zarr root is and its format (see store_layout)."""
+    return store_layout(zip_path)[:2]
 
 
 def manifest_path(zip_path: Path) -> Path:

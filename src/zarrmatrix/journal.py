@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .records import ReadRecord
-from .results import write_text
+from .results import RESULT_MAX_BYTES, write_text
+from .safefs import UnsafeInput, read_text
+
+JOURNAL_MAX_BYTES = RESULT_MAX_BYTES
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 FORMAT = 1
@@ -40,17 +43,17 @@ class Journal:
 
     def _read(self) -> list[ReadRecord] | None:
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = read_text(self.path, limit=JOURNAL_MAX_BYTES).splitlines()
             if not lines or json.loads(lines[0]) != self.header:
                 return None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError, UnsafeInput):  # a FIFO or a device is no journal either
             return None
         done = []
         for line in lines[1:]:
             try:
                 done.append(ReadRecord.from_json(json.loads(line)))
-            except (ValueError, TypeError, KeyError):
-                # A line cut short by a kill: that attempt runs again.
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+                # A line cut short by a kill (or not a record at all): that attempt runs again.
                 continue
         # Written anew without a torn line, so that what is appended next starts on a line of its own.
         kept = [json.dumps(self.header, sort_keys=True)] + [json.dumps(r.to_json(), sort_keys=True) for r in done]

@@ -30,6 +30,10 @@ class Library:
     # What runs the probes: "python" (a uv venv or an image), or "node" (an npm folder; `distribution`
     # is then an npm package).
     runtime: str = "python"
+    # Methods that see a store as GDAL's classic raster API does: bands stacked into one raster at the
+    # root, not the arrays by name. Their reading is a reference only where no by-name reader reads the store,
+    # and then under the names the metadata gives.
+    stacked_methods: tuple[str, ...] = ()
 
     @property
     def probe(self) -> str:
@@ -67,9 +71,10 @@ TABLE = (
     Library("fsspec", "fsspec", "zarr-python"),
     Library("netcdf4", "netCDF4", "netCDF-C", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py"),
     Library("h5py", "h5py", "HDF5", not_by_design="h5py reads HDF5, not Zarr"),
-    Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py"),
+    Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py",
+            stacked_methods=("classic",)),
     Library("rasterio", "rasterio", "GDAL", writes=tuple(k.replace("gdal-", "rio-") for k in GDAL_KINDS),
-            writer_probe="write_rasterio.py"),
+            writer_probe="write_rasterio.py", stacked_methods=("rasterio.open",)),
     Library("tensorstore", "tensorstore", "TensorStore",
             writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"), writer_probe="write_tensorstore.py"),
     Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3"),

@@ -32,13 +32,17 @@ from ruamel.yaml.events import AliasEvent
 from .errors import UserError
 from .fixtures import ExtractionLimits
 from .libraries import LIBRARIES, benchers, fixture_kinds, writers
+from .safefs import UnsafeInput, check_name, read_regular
 from .versions import Resolution, ResolveError, Resolver, Rule
 
-_DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+MATRIX_MAX_BYTES = 16 << 20
+
+_DIST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+# A version becomes a requirement and a file name: no white space anywhere (packaging would strip it).
+_PLAIN_VERSION = re.compile(r"[0-9A-Za-z.!+_-]+")
 # npm's names (scoped ones too) and the exact versions a Node cell pins.
-_NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
-_NPM_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+_NPM_NAME = re.compile(r"(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*")
+_NPM_VERSION = re.compile(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?")
 
 
 class MatrixError(UserError):
@@ -313,11 +317,15 @@ def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool =
     if locked is None:
         locked = os.environ.get("ZARRMATRIX_LOCKED", "") not in ("", "0")
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = read_regular(path, limit=MATRIX_MAX_BYTES)
+        text = data.decode("utf-8")
+    except UnsafeInput as exc:
+        raise MatrixError(path, "", None, f"cannot read the matrix file: {str(exc).removeprefix(f'{path}: ')}"
+                          ) from None
     except OSError as exc:
         raise MatrixError(path, "", None, f"cannot read the matrix file: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise MatrixError(path, "", line, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8") from exc
     yaml = YAML(typ="rt")
     _no_aliases(path, yaml, text)
@@ -387,7 +395,7 @@ def _requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
     out = []
     for name, spec in (entry.get("pins") or {}).items():
         where = at + ["pins", name]
-        if not _DIST_NAME.match(str(name)):
+        if not _DIST_NAME.fullmatch(str(name)):
             raise fail(where, f"'{name}' is not a valid distribution name")
         try:
             SpecifierSet(str(spec))
@@ -404,9 +412,9 @@ def _npm_requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
     """A Node cell's pins as npm specs (name@version), each an exact release."""
     out = []
     for name, version in (entry.get("pins") or {}).items():
-        if not _NPM_NAME.match(str(name)):
+        if not _NPM_NAME.fullmatch(str(name)):
             raise fail(at + ["pins", name], f"'{name}' is not a valid npm package name")
-        if not _NPM_VERSION.match(str(version)):
+        if not _NPM_VERSION.fullmatch(str(version)):
             raise fail(at + ["pins", name], f"{version!r} is not an exact npm version (e.g. '0.2.0')")
         out.append(f"{name}@{version}")
     return out
@@ -480,6 +488,8 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: 
         if version is not None:
             where = at + ["versions", i]
             try:
+                if not _PLAIN_VERSION.fullmatch(str(version)):
+                    raise InvalidVersion(str(version))
                 Version(str(version))
             except InvalidVersion as exc:
                 raise fail(where, f"{version!r} is not an exact PEP 440 version (e.g. '2.18.7')") from exc
@@ -488,14 +498,16 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: 
                 raise fail(where, f"{library} has no PyPI distribution to pin; use 'image'")
             if canonicalize_name(dist) in pinned:
                 raise fail(at + ["pins"], f"pins {dist} again; its version comes from 'versions'")
-            if node and not _NPM_VERSION.match(str(version)):
+            if node and not _NPM_VERSION.fullmatch(str(version)):
                 raise fail(where, f"{version!r} is not an exact npm version (e.g. '0.7.5')")
             requirements.insert(0, f"{dist}@{version}" if node else f"{dist}=={version}")
         if "numpy" not in pinned and not lib.needs_image and not node:
             requirements.append("numpy")
         cell_id = id_template.replace("{library}", library).replace("{version}", str(version or ""))
-        if not _CELL_ID.match(cell_id):
-            raise fail(at + ["id"], f"'{cell_id}' is not a valid cell id (letters, digits, . _ + -)")
+        try:
+            check_name(cell_id, "cell id")
+        except UnsafeInput:
+            raise fail(at + ["id"], f"{cell_id!r} is not a valid cell id (letters, digits, . _ + -)") from None
         cells.append(
             Cell(
                 id=cell_id,

@@ -46,7 +46,8 @@ from .records import (
     Verdict,
     record_order,
 )
-from .results import INCOMPLETE_SUFFIX, SCHEMA_VERSION, host_facts, read_result, write_result
+from .reference import judge_against_reference, reference_arrays, reference_candidates
+from .results import INCOMPLETE_SUFFIX, SCHEMA_VERSION, host_facts, read_result, write_result, write_text
 from .verdicts import Context, judge
 from .zipfacts import inspect_zip
 
@@ -393,30 +394,26 @@ class Runner:
         return ReproCommand(self.matrix.path, backend, self.matrix.docker.base_images, self.layout.fixtures_dir)
 
     def _with_reference(self, readers: Sequence[CellRun], fixture: Fixture) -> Fixture:
-        """A fixture nobody described (a user's zip): the newest zarr reader that reads every array
-        it finds becomes the reference, else any reader that does (GDAL, fsspec, ...), newest first;
-        its checksums become the manifest every other reader must match."""
-        order = {name: i for i, name in enumerate(LIBRARIES)}
-        # Newest first within a library (a stable sort keeps it), libraries in table order: zarr first.
-        candidates = sorted(readers, key=lambda r: r.cell.version_key, reverse=True)
-        candidates.sort(key=lambda r: order.get(r.cell.library, 99))
-        for run in candidates:
-            if LIBRARIES[run.cell.library].not_by_design:
+        """A fixture nobody described (a user's zip): a reader that reads every array the metadata lists, by
+        name, becomes the reference (zarr first, then the others in table order, newest first; GDAL's classic
+        API, which stacks bands into one raster, last); its checksums become the manifest every other reader
+        must match."""
+        listed = inspect_zip(fixture.zip_path).arrays
+        for run, method in reference_candidates(readers):
+            repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method, "zip")
+            record = read_attempt(run.env, run.probe, fixture, "zip", method, expected=None, repro=repro)
+            if record.verdict is not Verdict.UNVERIFIED or not record.arrays:
                 continue
-            for method in run.methods:
-                repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method, "zip")
-                record = read_attempt(run.env, run.probe, fixture, "zip", method, expected=None, repro=repro)
-                if record.verdict is Verdict.UNVERIFIED and record.arrays:
-                    manifest = Manifest(
-                        fixture=fixture.name, writer=None, zarr_format=fixture.zarr_format,
-                        variant="brought by the user", reference=f"{run.cell.id} {method}",
-                        arrays=[{"path": a["path"], "sha256": a["sha256"],
-                                 "shape": (a.get("observed") or {}).get("shape"),
-                                 "dtype": (a.get("observed") or {}).get("dtype")} for a in record.arrays])
-                    self.console.print(f"{escape(fixture.name)}: reference is {escape(manifest.reference)}, "
-                                       f"{len(manifest.arrays)} arrays")
-                    manifest_path(fixture.zip_path).write_text(json.dumps(manifest.to_json(), indent=1))
-                    return replace(fixture, manifest=manifest)
+            stacked = method in LIBRARIES[run.cell.library].stacked_methods
+            arrays = reference_arrays(record.arrays, listed, stacked=stacked)
+            if arrays is None:
+                continue
+            manifest = Manifest(fixture=fixture.name, writer=None, zarr_format=fixture.zarr_format,
+                                variant="brought by the user", reference=f"{run.cell.id} {method}", arrays=arrays)
+            self.console.print(f"{escape(fixture.name)}: reference is {escape(manifest.reference)}, "
+                               f"{len(manifest.arrays)} arrays")
+            write_text(manifest_path(fixture.zip_path), json.dumps(manifest.to_json(), indent=1))
+            return replace(fixture, manifest=manifest)
         self.console.print(f"[yellow]{escape(fixture.name)}: no reader could read it whole; there is no "
                            "reference to check the others against, and what they read is `unverified`[/]")
         return fixture
@@ -539,24 +536,6 @@ def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable
     return replace(result, records=sorted(records, key=record_order))
 
 
-DISAGREE = "readers disagree"
-
-
-def judge_against_reference(manifest: Manifest, reads: list[ReadRecord]) -> None:
-    """Where a reader's reading is the reference (no writer described the zip), a match proves
-    little: the reference reader passes only where another cell read the same data, else it is
-    `unverified`; and a reader that read other data is told apart from corruption: readers disagree."""
-    reference_cell = (manifest.reference or "").split(" ", 1)[0]
-    confirmed = any(r.verdict is Verdict.PASS and r.reader != reference_cell for r in reads)
-    wanted = {a["path"]: a.get("sha256") for a in manifest.arrays}
-    for record in reads:
-        if record.reader == reference_cell and record.verdict is Verdict.PASS and not confirmed:
-            record.verdict = Verdict.UNVERIFIED
-            record.reason = "read every array, but this reader is the reference and no other reader read the same data"
-        elif record.verdict is Verdict.MISMATCH and not record.reason.startswith(DISAGREE):
-            differ = "; ".join(f"{a['path']}: {str(a.get('sha256'))[:12]} here, {str(wanted.get(a['path']))[:12]} "
-                               f"in the reference" for a in record.arrays if a.get("status") == "wrong")
-            record.reason = f"{DISAGREE} with the reference ({manifest.reference}): {differ}"
 
 
 def link_controls(records: list[Record]) -> None:

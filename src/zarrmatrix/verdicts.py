@@ -200,6 +200,10 @@ def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | No
     if not missing and expected is None:
         return Judgement(Verdict.UNVERIFIED, f"read {total} arrays; nothing independent to compare them with",
                          arrays=rows)
+    unchecked = [spec["path"] for spec in wanted if not spec.get("sha256")]
+    if not missing and unchecked and expected is not None:
+        return Judgement(Verdict.UNVERIFIED, f"read {total} arrays; the reference has no checksum for "
+                                             f"{len(unchecked)} of them ({', '.join(unchecked[:4])})", arrays=rows)
     if not missing:
         return Judgement(Verdict.PASS, f"all {total} arrays match", arrays=rows)
     first = missing[0].get("error") or {"type": "KeyError", "message": "not found"}

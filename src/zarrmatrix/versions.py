@@ -25,6 +25,10 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from .results import write_text
+from .safefs import UnsafeInput, read_text
+
+# An index cache entry or a lock file: a package's release list is some hundred kB.
+CACHE_MAX_BYTES = 64 << 20
 
 CACHE_TTL_S = 24 * 3600
 FETCH_TIMEOUT_S = 30
@@ -176,10 +180,7 @@ class Resolver:
             path = lock_path(self.matrix_path)
             if not path.is_file():
                 raise ResolveError(f"--locked, but there is no lock file {path}; run `zarrmatrix lock` first")
-            try:
-                self._lock = json.loads(path.read_text(encoding="utf-8")).get("resolved") or {}
-            except (OSError, ValueError) as exc:
-                raise ResolveError(f"{path}: not a readable lock file: {exc}") from exc
+            self._lock = read_lock(path)
         return self._lock
 
     def resolve(self, registry: str, package: str, rule: Rule, python: str = "") -> Resolution:
@@ -203,18 +204,12 @@ class Resolver:
 
     def _from_index_or_cache(self, registry: str, package: str, python: str, rule: Rule) -> Resolution:
         cached = cache_dir() / f"{registry}-{package.replace('/', '+')}.json"
-        stale = None
-        if cached.is_file():
-            try:
-                stale = json.loads(cached.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                stale = None
+        stale = read_cache(cached)
+
         def resolved(releases: dict[str, list[str | None]], source: str, when: str) -> Resolution:
             return Resolution(registry, package, python, rule, tuple(rule.select(installable(releases, python))),
                               source, when)
 
-        if stale and not isinstance(stale.get("releases"), dict):
-            stale = None
         if stale and not self.refresh and time.time() - stale.get("fetched", 0) < CACHE_TTL_S:
             return resolved(stale["releases"], "cache", stale["fetched_at"])
         try:
@@ -229,6 +224,46 @@ class Resolver:
         write_text(cached, json.dumps({"fetched": time.time(), "fetched_at": now, "releases": releases}),
                    durable=False)
         return resolved(releases, "index", now)
+
+
+def read_cache(path: Path) -> dict[str, Any] | None:
+    """An index cache entry, or None where there is none or it is not one (torn, edited, a FIFO): the
+    index is then asked again, as if nothing were cached."""
+    try:
+        data = json.loads(read_text(path, limit=CACHE_MAX_BYTES))
+    except (OSError, ValueError, RecursionError, UnsafeInput):
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("releases"), dict)
+            and isinstance(data.get("fetched"), (int, float)) and isinstance(data.get("fetched_at"), str)):
+        return None
+    for version, requires in data["releases"].items():
+        if not isinstance(requires, list) or not all(r is None or isinstance(r, str) for r in requires):
+            return None
+    return data
+
+
+def read_lock(path: Path) -> dict[str, Any]:
+    """The lock file's resolutions, each checked: a torn or edited lock file is named with the key that is
+    wrong, never a traceback."""
+    if not path.exists():
+        raise ResolveError(f"--locked, but there is no lock file {path}; run `zarrmatrix lock` first")
+    try:
+        data = json.loads(read_text(path, limit=CACHE_MAX_BYTES))
+    except UnsafeInput as exc:
+        raise ResolveError(f"{exc} (the lock file)") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ResolveError(f"{path}: not a readable lock file: {type(exc).__name__}: {str(exc)[:200]}; run "
+                           "`zarrmatrix lock` again") from None
+    resolved = data.get("resolved") if isinstance(data, dict) else None
+    if not isinstance(resolved, dict):
+        raise ResolveError(f"{path}: resolved: expected an object of resolutions; run `zarrmatrix lock` again")
+    for key, entry in resolved.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("versions"), list)
+                and all(isinstance(v, str) and v == v.strip() and v for v in entry["versions"])
+                and isinstance(entry.get("resolved_at"), str)):
+            raise ResolveError(f"{path}: resolved.{key}: expected 'versions' (a list of versions) and "
+                               "'resolved_at'; run `zarrmatrix lock` again")
+    return resolved
 
 
 def write_lock(matrix_path: Path, resolutions: list[Resolution]) -> Path:

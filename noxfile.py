@@ -10,6 +10,7 @@
     nox -s bench             only the store benchmark, printed as a table
     nox -s bench-runner      the read phase by isolation: one process per attempt against a fork per attempt
     nox -s report-scale      merge and render 1,000 synthetic cells x 50 fixtures: time, memory, page sizes
+    nox -s bench-inspect     inspect on 60,000 duplicated entries (time) and a 1 GiB zip (peak memory)
     nox -s check -- A.zip    which reader cells can open A.zip?
     nox -s lint              ruff
     nox -s tests             the test suite
@@ -122,6 +123,14 @@ def report_scale(session: nox.Session) -> None:
     `nox -s matrix`); prints time, peak memory and every page's size (`-- --chromium`: draw times too)."""
     session.install("-e", str(HERE))
     session.run("python", str(HERE / "benchmarks" / "report_scale.py"), *session.posargs)
+
+
+@nox.session(name="bench-inspect")
+def bench_inspect(session: nox.Session) -> None:
+    """`zarrmatrix inspect` on hostile and large zips: the time for 60,000 entries each named twice, and the
+    peak memory for a 1 GiB zip (`-- --size-mib N --duplicates N --folder DIR`)."""
+    session.install("-e", str(HERE))
+    session.run("python", str(HERE / "benchmarks" / "inspect_scale.py"), *session.posargs)
 
 
 @nox.session

@@ -4,12 +4,14 @@ over, merge), and the merged verdicts equal those of one `nox -s matrix` run. Al
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from zarrmatrix.report.model import build_model
 from zarrmatrix.results import load_results
@@ -70,12 +72,106 @@ def test_the_planner_keeps_every_cell_once_within_the_job_limit():
     assert plan_jobs.plan([], 250) == {"include": []}
 
 
+def workflow() -> dict:
+    return YAML(typ="safe").load(WORKFLOW.read_text())
+
+
+def runs_on(condition: object, event: str) -> bool:
+    """Whether a job or step whose `if:` is `condition` runs on `event` when every job before it succeeded:
+    the forms the workflow uses (`!cancelled()`, `always()`, `success()`, `needs.X.result == 'success'` and
+    `github.event_name` compared with a string, joined by &&), and nothing else."""
+    if condition is None:
+        return True
+    text = str(condition).strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        text = text[3:-2].strip()
+    for term in (t.strip() for t in text.split("&&")):
+        found = re.fullmatch(r"github\.event_name\s*(==|!=)\s*'([a-z_]+)'", term)
+        if found:
+            if (event == found.group(2)) != (found.group(1) == "=="):
+                return False
+        elif not re.fullmatch(r"!cancelled\(\)|always\(\)|success\(\)|needs\.\w+\.result == 'success'", term):
+            raise AssertionError(f"an `if:` this test cannot read: {term}")
+    return True
+
+
 def test_the_workflow_runs_the_steps_this_test_runs():
-    text = WORKFLOW.read_text()
-    for step in ("nox -l --json", "plan_jobs.py", "nox -s fixtures", "ZARRMATRIX_FIXTURES_READY", 'nox -s "$session"',
-                 "pattern: result-*", "merge-multiple: true", "zarrmatrix merge shards --into reports",
-                 "zarrmatrix compare", "nox -s report", "fail-fast: false", "actions/deploy-pages"):
-        assert step in text, step
+    jobs = workflow()["jobs"]
+    runs = {name: [step.get("run", "") for step in job["steps"]] for name, job in jobs.items()}
+    uses = {name: [step.get("uses", "").split("@")[0] for step in job["steps"]] for name, job in jobs.items()}
+    assert any("nox -l --json" in r and "plan_jobs.py" in r for r in runs["list"])
+    assert "nox -s fixtures" in runs["fixtures"]
+    assert any('nox -s "$session"' in r for r in runs["cell"])
+    assert jobs["cell"]["strategy"]["fail-fast"] is False
+    downloads = [s for s in jobs["publish"]["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
+    assert {"pattern": "result-*", "merge-multiple": True, "path": "shards/results/"} in [s["with"] for s in downloads]
+    published = "\n".join(runs["publish"])
+    for command in ("zarrmatrix merge shards --into reports", "zarrmatrix compare", "zarrmatrix prune-runs",
+                    "nox -s report"):
+        assert command in published, command
+    assert "actions/deploy-pages" in uses["deploy"] and "zarrmatrix prune-runs" in "\n".join(runs["deploy"])
+
+
+def test_only_the_deploy_job_writes_and_never_on_a_pull_request():
+    flow = workflow()
+    assert flow["permissions"] == {"contents": "read"}
+    assert "pull_request" in flow["on"]
+    for name, job in flow["jobs"].items():
+        writes = {k for k, v in (job.get("permissions") or {}).items() if v == "write"}
+        if runs_on(job.get("if"), "pull_request"):
+            assert not writes and "environment" not in job, name
+        else:
+            assert runs_on(job.get("if"), "schedule") and runs_on(job.get("if"), "workflow_dispatch"), name
+    deploy = flow["jobs"]["deploy"]
+    assert not runs_on(deploy.get("if"), "pull_request")
+    assert deploy["environment"]["name"] == "github-pages"
+    assert deploy["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
+
+
+def test_every_action_is_pinned_by_commit_with_its_tag():
+    lines = [line for line in WORKFLOW.read_text().splitlines() if re.match(r"\s*-?\s*uses:", line)]
+    steps = [step for job in workflow()["jobs"].values() for step in job["steps"] if "uses" in step]
+    assert len(lines) == len(steps) >= 10
+    for line in lines:
+        assert re.fullmatch(r"\s*-?\s*uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\d+(\.\d+)*", line), line
+
+
+def test_a_cell_cut_short_uploads_its_incomplete_result_and_the_summary_says_timed_out():
+    cell = workflow()["jobs"]["cell"]
+    reading = next(s for s in cell["steps"] if "nox -s" in s.get("run", ""))
+    assert reading["timeout-minutes"] < cell["timeout-minutes"]
+    own = next(s for s in cell["steps"] if "shard" in s.get("run", "") and "mkdir" in s["run"])
+    assert own["if"] == "always()" and "incomplete.json" in own["run"] and "-nt" in own["run"]
+    summary = next(s for s in workflow()["jobs"]["publish"]["steps"] if "left no result" in s.get("name", ""))
+    assert "Timed out" in summary["run"] and ".incomplete.json" in summary["run"]
+
+
+def replay_cell_upload(tmp_path: Path, ids: list[str], fresh: set[str], incomplete: set[str]) -> list[str]:
+    """The cell job's upload step, run by bash as the runner runs it."""
+    own = next(s for s in workflow()["jobs"]["cell"]["steps"] if "shard" in s.get("run", "") and "mkdir" in s["run"])
+    job = tmp_path / "job"
+    (job / "reports" / "results").mkdir(parents=True)
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    for cell_id in ids:  # every cell's writer-phase result came with the fixtures artifact, before the job read
+        (job / "reports" / "results" / f"{cell_id}.json").write_text("writer phase")
+        os.utime(job / "reports" / "results" / f"{cell_id}.json", (0, 0))
+    (runner_temp / "cell-started").touch()
+    os.utime(runner_temp / "cell-started", (1, 1))
+    for cell_id in ids:
+        if cell_id in fresh:
+            (job / "reports" / "results" / f"{cell_id}.json").write_text("this job's result")
+        if cell_id in incomplete:
+            (job / "reports" / "results" / f"{cell_id}.incomplete.json").write_text("cut short")
+    done = subprocess.run(["bash", "-e", "-c", own["run"]], cwd=job, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "IDS": " ".join(ids), "RUNNER_TEMP": str(runner_temp)})
+    assert done.returncode == 0, done.stderr
+    return sorted(p.name for p in (job / "shard").iterdir())
+
+
+def test_a_timed_out_cell_uploads_no_stale_result(tmp_path):
+    uploaded = replay_cell_upload(tmp_path, ["a", "b", "c"], fresh={"a"}, incomplete={"b"})
+    assert uploaded == ["a.json", "b.incomplete.json"]
 
 
 @pytest.mark.integration
@@ -128,6 +224,8 @@ def test_shards_merged_equal_one_run(tmp_path):
     report = json.loads(compared.stdout)
     assert report["regressions"] == [] and report["fixes"] == [] and report["new_cells"] == []
 
+    replay_the_pull_request_publish_job(tmp_path, uploads, writer)
+
     # A second merge of the same shards is a no-op; a shard holding another result for a cell is refused.
     again = zarrmatrix("merge", str(tmp_path / "shards"), "--into", str(merged), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
@@ -137,3 +235,36 @@ def test_shards_merged_equal_one_run(tmp_path):
     refused = zarrmatrix("merge", str(uploads), str(clash), "--into", str(tmp_path / "other"), cwd=tmp_path)
     assert refused.returncode == 2 and "cell zarr-3.1.6: two different results" in refused.stderr
     assert not (tmp_path / "other").exists()
+
+
+def replay_the_pull_request_publish_job(tmp_path: Path, uploads: Path, writer: Path) -> None:
+    """The publish job as a pull request runs it: its `run:` steps, taken from the workflow and run by bash in
+    a checkout of this repository with the artifacts where download-artifact puts them. No step may fail, the
+    site is rendered, and nothing is written outside the job's folder."""
+    job = tmp_path / "pr-job"
+    shutil.copytree(ROOT, job, ignore=shutil.ignore_patterns(".git", ".nox", ".zarrmatrix", "reports", "__pycache__",
+                                                             "*.egg-info", ".pytest_cache"))
+    shutil.copytree(uploads, job / "shards" / "results")
+    shutil.copytree(writer / "fixtures", job / "writer" / "fixtures")
+    summary = tmp_path / "step-summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_EVENT_NAME": "pull_request",
+           "HISTORY_KEEP": str(workflow()["env"]["HISTORY_KEEP"]),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    publish = workflow()["jobs"]["publish"]
+    assert runs_on(publish.get("if"), "pull_request")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    ran = 0
+    for step in publish["steps"]:
+        script = step.get("run")
+        # The install step is what this test's own environment already is.
+        if not script or not runs_on(step.get("if"), "pull_request") or script.startswith("python -m pip install"):
+            continue
+        done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=job, env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, (step.get("name"), done.stderr[-3000:])
+        ran += 1
+    assert ran >= 5
+    assert (job / "reports" / "index.html").is_file() and (job / "reports" / "compare.md").is_file()
+    assert "No cell is missing a result." in summary.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["step-summary.md"])
+    assert not runs_on(workflow()["jobs"]["deploy"].get("if"), "pull_request")

@@ -78,7 +78,10 @@ def test_inspect_json_and_a_file_that_is_no_zip(tmp_path, store):
     packing().pack(str(store), str(target), "rfc9")
     (tmp_path / "notes.txt").write_text("hello")
     done = zarrmatrix("inspect", str(target), str(tmp_path / "notes.txt"), "--json", cwd=tmp_path, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # one file of two is no zip
     ozx, notes = json.loads(done.stdout)
-    assert ozx["rfc9"]["verdict"] == "valid" and ozx["nested"] is False and ozx["members"] == 7
-    assert notes["is_zip"] is False and notes["rfc9"]["errors"] == ["not a zip file"]
+    assert ozx["rfc9"]["verdict"] == "valid" and ozx["nested"] is False and ozx["members"] == 7 and ozx["valid"]
+    assert notes["is_zip"] is False and notes["rfc9"]["errors"] == ["not a zip file"] and not notes["valid"]
+    alone = zarrmatrix("inspect", str(target), cwd=tmp_path, timeout=60)
+    assert alone.returncode == 0, alone.stderr
+    assert zarrmatrix("inspect", cwd=tmp_path, timeout=60).returncode == 2  # usage

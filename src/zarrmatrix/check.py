@@ -10,6 +10,7 @@ reader that reads a zip whole as the reference (see Runner.read_phase).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -28,6 +29,7 @@ from .report.model import build_model
 from .report.terminal import print_check_table
 from .results import load_results, write_text
 from .runner import Layout, Runner
+from .safefs import NAME_MAX, copy_new, inside, not_regular
 from .zipfacts import inspect_zip
 
 MARKER = ".zarrmatrix-check"
@@ -54,26 +56,36 @@ def claim(out: Path) -> None:
         raise UserError(f"--out {out}: holds files that zarrmatrix check did not make; it clears only a folder "
                         "it made: choose a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("This folder is written by `zarrmatrix check`, which replaces its contents.\n")
+    write_text(out / MARKER, "This folder is written by `zarrmatrix check`, which replaces its contents.\n")
+
+
+def fixture_name(path: Path) -> str:
+    """The name a user's file is checked under: its own, with whatever the id grammar does not allow
+    (spaces, brackets, a leading dot) made a dash, since the name becomes a file and a cell of the report."""
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "-", path.name).lstrip(".-_+") or "input"
+    return name[:NAME_MAX]
 
 
 def sort_inputs(paths: list[Path]) -> list[Input]:
-    """Each argument with the fixture name it gets (unique), or the reason it is not checked."""
+    """Each argument with the fixture name it gets (unique), or the reason it is not checked. Only regular
+    files (after their links are resolved) are opened: a FIFO would hang the check, a device fill memory."""
     taken: set[str] = set()
     inputs = []
     for path in paths:
-        if not path.exists():
-            inputs.append(Input(path, None, "no such file"))
-        elif path.is_dir():
+        why = not_regular(path)
+        if why == "is a directory, not a regular file":
             inputs.append(Input(path, None, "is a directory (check takes zip files; zip the store first)"))
+        elif why:
+            inputs.append(Input(path, None, why))
         elif not zipfile.is_zipfile(path) and path.suffix.lower() not in EXTENSIONS:
             inputs.append(Input(path, None, "skipped: not a zip file (by its content), nor named "
                                             f"{' or '.join(EXTENSIONS)}"))
         else:
-            name = path.name
-            stem, n = name[: -len(path.suffix)], 2
+            name = fixture_name(path)
+            suffix = Path(name).suffix
+            stem, n = name[: len(name) - len(suffix)], 2
             while name.lower() in taken:
-                name, n = f"{stem}-{n}{path.suffix.lower()}", n + 1
+                name, n = f"{stem}-{n}{suffix.lower()}", n + 1
             taken.add(name.lower())
             inputs.append(Input(path, name, None if zipfile.is_zipfile(path) else
                                 "not a readable zip: checked all the same, so each reader says what it does with it"))
@@ -84,9 +96,13 @@ def stage(inputs: list[Input], out: Path) -> Path:
     """Copy the inputs into a new folder below `out`, before anything old is replaced:
     an input that lives in the previous check's fixtures is read while it still exists."""
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-    for item in inputs:
-        if item.name is not None:
-            shutil.copyfile(item.path, staging / item.name)
+    try:
+        for item in inputs:
+            if item.name is not None:
+                copy_new(item.path, inside(staging, item.name), follow=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging
 
 
@@ -121,18 +137,26 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
 def _check_in(checked: list[Input], inputs: list[Input], matrix: Matrix, layout: Layout, console: Console, *,
               backend: str | None, jobs: int, json_out: Path | None, isolation: str) -> int:
     staging = stage(checked, layout.reports)
+    # Inspected before anything is replaced: a zip that cannot be inspected leaves the last check as it was.
+    facts = {i.name: inspect_zip(staging / i.name) for i in checked}
+    for fact in facts.values():
+        fact.path = fact.path.replace(str(staging), str(layout.fixtures))
     replace_folder(layout.fixtures, staging)
     empty = Path(tempfile.mkdtemp(prefix=".results-", dir=layout.reports))
     replace_folder(layout.results, empty)
     write_text(layout.reports / "sources.json",
                json.dumps({i.name: str(i.path.resolve()) for i in checked}, indent=1))
 
-    facts = {i.name: inspect_zip(layout.fixtures / i.name) for i in checked}
     for item in checked:
         console.print(f"{escape(str(item.path))}: {escape(facts[item.name].summary())}")
         if facts[item.name].nested:
             console.print(f"  the store is nested under [bold]{escape(facts[item.name].root)}/[/] in the zip: each "
                           "reader opens it there, by its documented inner path, where it has one")
+        if facts[item.name].parts:
+            console.print(f"  no root group: {escape(', '.join(facts[item.name].parts))} sit side by side, and each "
+                          "reader opens every one of them")
+        for problem in facts[item.name].problems:
+            console.print(f"  [yellow]problem[/]: {escape(problem)}")
     readers = [c for c in matrix.cells if "read" in c.roles]
     runner = Runner(matrix, layout, backend_choice=backend, jobs=jobs, console=console, isolation=isolation,
                     fresh=True, lock=False)

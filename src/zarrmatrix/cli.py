@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (default: every reader)")
 
     p = sub.add_parser("inspect", help="what a zip is, with no library under test: members, duplicates, "
-                                       "ZIP64, order, comment, nested root, and an RFC-9 (.ozx) verdict")
+                                       "ZIP64, order, comment, nested root, damage, and an RFC-9 (.ozx) "
+                                       "verdict; exit 0 when every file is valid, 1 when one is not")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file, as a list")
 
@@ -116,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lock", help="resolve every versions rule against the index now and freeze the result "
                                     "into the lock file beside the matrix (matrix.lock.json)")
     _common(p)
+
+    p = sub.add_parser("prune-runs", help="keep only the newest N runs of the history (reports/runs/)")
+    p.add_argument("--keep", type=int, required=True, metavar="N", help="how many runs to keep (at least 1)")
+    p.add_argument("--reports", type=Path, default=Path("reports"))
 
     p = sub.add_parser("merge", help="merge the results (and fixtures) of shards into one reports folder")
     p.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="a shard's reports folder, or its results/")
@@ -177,7 +182,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-WITHOUT_MATRIX = ("report", "bench-table", "inspect", "compare", "merge")
+WITHOUT_MATRIX = ("report", "bench-table", "inspect", "compare", "merge", "prune-runs")
 
 
 def _load(args: argparse.Namespace, console: Console) -> Matrix:
@@ -287,9 +292,12 @@ def _run(args, matrix: Matrix, console: Console) -> int:
 
 
 def _report(args, matrix: Matrix, console: Console) -> int:
+    from .lock import ReportsLock
     from .report import build_report
 
-    written = build_report(args.reports, console=console)
+    # A report built while a run or a merge writes the results would keep a half-made run in the history.
+    with ReportsLock(args.reports):
+        written = build_report(args.reports, console=console)
     for path in written:
         console.print(f"wrote {escape(str(path))}")
     return 0
@@ -329,7 +337,8 @@ def _inspect(args, matrix: Matrix, console: Console) -> int:
         print(json.dumps([f.to_json() for f in facts], indent=1))
     else:
         print_zip_facts(facts, stdout_console())
-    return 0
+    # 0: every file is a valid zip of a Zarr store; 1: one is not, or cannot be read (2 is for usage).
+    return 0 if all(f.valid for f in facts) else 1
 
 
 def _check(args, matrix: Matrix, console: Console) -> int:
@@ -355,6 +364,19 @@ def _lock(args, matrix: Matrix, console: Console) -> int:
     return 0
 
 
+def _prune_runs(args, matrix: None, console: Console) -> int:
+    from .lock import ReportsLock
+    from .report.history import prune_runs
+
+    if args.keep < 1:
+        raise UserError(f"--keep {args.keep}: keep at least one run")
+    with ReportsLock(args.reports):
+        dropped = prune_runs(args.reports, args.keep)
+    console.print(f"{escape(str(args.reports / 'runs'))}: removed {len(dropped)} runs older than the newest "
+                  f"{args.keep}" + (f" ({escape(', '.join(p.name for p in dropped))})" if dropped else ""))
+    return 0
+
+
 def _merge(args, matrix: None, console: Console) -> int:
     from .merge import merge
 
@@ -374,10 +396,10 @@ def _compare(args, matrix: None, console: Console) -> int:
         if not results_folder(folder).is_dir():
             raise UserError(f"{folder}: no such folder of results")
         merged = load_results(results_folder(folder))
-        if not merged.results:
-            raise UserError(f"{folder}: no valid result files in {results_folder(folder)}")
         for problem in merged.problems:
             console.print(f"[yellow]{escape(problem)}[/]")
+        if not merged.results:
+            raise UserError(f"{folder}: no valid result files in {results_folder(folder)}")
         runs.append(merged.results)
     comparison = compare_results(*runs, factor=args.factor)
     if not comparison.common_cells:
@@ -394,6 +416,7 @@ COMMANDS = {
     "lock": _lock,
     "compare": _compare,
     "merge": _merge,
+    "prune-runs": _prune_runs,
     "validate": _validate,
     "list": _list,
     "run": _run,

@@ -101,12 +101,26 @@ def inside(folder: Path, name: str) -> Path:
     return folder / check_name(name, "file name")
 
 
-def copy_new(source: Path, target: Path) -> None:
-    """Copy a regular file (never through a link) to a new `target`: through a temporary file beside it, linked
-    into place, so a half-copied file is never seen and nothing already at `target` (a file, or a link that
-    points anywhere) is written or replaced: FileExistsError then."""
-    fd = open_regular(source, follow=False)
-    tmp_fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+def own_folder(folder: Path) -> Path:
+    """`folder`, made where missing; refused where it is a link (whatever it points at) or not a folder, so
+    that nothing written into it lands elsewhere."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise UnsafeInput(f"{folder}: is {'a symbolic link' if folder.is_symlink() else 'not a folder'}; "
+                          "zarrmatrix writes only into folders of its own: remove it, or choose another folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def copy_new(source: Path, target: Path, *, follow: bool = False) -> None:
+    """Copy a regular file (not through a link, unless `follow`) to a new `target`: through a temporary file
+    beside it, linked into place, so a half-copied file is never seen and nothing already at `target` (a
+    file, or a link that points anywhere) is written or replaced: FileExistsError then."""
+    fd = open_regular(source, follow=follow)
+    try:
+        tmp_fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except BaseException:
+        os.close(fd)
+        raise
     try:
         with os.fdopen(fd, "rb") as src, os.fdopen(tmp_fd, "wb") as dst:
             while chunk := src.read(1 << 20):

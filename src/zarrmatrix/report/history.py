@@ -11,11 +11,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 
 from ..records import VERDICT_OF, CellResult, Verdict
 from ..results import load_results, write_text
+from ..safefs import UnsafeInput, inside, own_folder, read_text
 from .model import READS, ReportModel, _version_key, build_model
 
 RUNS = "runs"
@@ -23,6 +25,9 @@ e = html.escape
 
 
 VERDICTS_FILE = "verdicts.json"
+# The verdicts file's own version; a file without one is of version 1.
+VERDICTS_VERSION = 1
+VERDICTS_MAX_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,32 @@ class Run:
         cells: dict[str, dict[str, str]] = {}
         for (reader, fixture), verdict in self.cells.items():
             cells.setdefault(reader, {})[fixture] = verdict.value
-        return {"name": self.name, "readers": self.readers, "kinds": self.kinds, "cells": cells}
+        return {"version": VERDICTS_VERSION, "name": self.name, "readers": self.readers, "kinds": self.kinds,
+                "cells": cells}
 
     @classmethod
-    def from_json(cls, data: dict) -> Run:
-        cells = {(reader, fixture): VERDICT_OF[value]
-                 for reader, row in data["cells"].items() for fixture, value in row.items()}
-        return cls(data["name"], data["readers"], data["kinds"], cells)
+    def from_json(cls, data: Any) -> Run:
+        """A kept run's verdicts file, checked whole: ValueError names what is wrong."""
+        if not isinstance(data, dict) or data.get("version", 1) != VERDICTS_VERSION:
+            raise ValueError(f"not a verdicts file of version {VERDICTS_VERSION}")
+        name, readers, kinds, rows = (data.get(k) for k in ("name", "readers", "kinds", "cells"))
+        if not isinstance(name, str) or not all(isinstance(x, dict) for x in (readers, kinds, rows)):
+            raise ValueError("expected 'name' (text) and 'readers', 'kinds', 'cells' (objects)")
+        for reader_id, reader in readers.items():
+            if not (isinstance(reader, dict) and all(isinstance(reader.get(k), str) for k in ("library", "label"))
+                    and isinstance(reader.get("version"), (str, type(None)))):
+                raise ValueError(f"readers.{reader_id}: expected 'library', 'label' and 'version'")
+        if not all(isinstance(v, str) for v in kinds.values()):
+            raise ValueError("kinds: expected a fixture kind (text) per fixture")
+        cells = {}
+        for reader_id, row in rows.items():
+            if not isinstance(row, dict):
+                raise ValueError(f"cells.{reader_id}: expected an object of verdicts")
+            for fixture, value in row.items():
+                if not isinstance(value, str) or value not in VERDICT_OF:
+                    raise ValueError(f"cells.{reader_id}.{fixture}: {str(value)[:40]!r} is not a verdict")
+                cells[(reader_id, fixture)] = VERDICT_OF[value]
+        return cls(name, readers, kinds, cells)
 
 
 def _run_name(results: list[CellResult], files: list[Path]) -> str:
@@ -80,30 +104,50 @@ def archive_run(reports: Path, model: ReportModel) -> Path | None:
     files = [f for f in files if f.is_file()]
     if not files:
         return None
-    folder = reports / RUNS / _run_name(model.results, files)
+    folder = own_folder(reports / RUNS) / _run_name(model.results, files)
     if (folder / VERDICTS_FILE).is_file():
         return folder
-    (folder / "results").mkdir(parents=True, exist_ok=True)
+    own_folder(folder)
+    own_folder(folder / "results")
     for path in files:
         keep_copy(path, folder / "results" / path.name)
     write_text(folder / VERDICTS_FILE, json.dumps(Run.of(folder.name, model).to_json(), separators=(",", ":")))
     return folder
 
 
-def load_runs(reports: Path) -> list[Run]:
-    """Every kept run, oldest first: its verdicts file, or (for a run kept without one) its results."""
+def load_runs(reports: Path, problems: list[str] | None = None) -> list[Run]:
+    """Every kept run, oldest first: its verdicts file, or (for a run kept without one, or with one that is
+    not readable) its results; a run with neither is left out, and `problems` says why."""
     runs = []
-    for folder in sorted(p for p in (reports / RUNS).glob("*") if p.is_dir()):
+    for folder in sorted(p for p in (reports / RUNS).glob("*") if p.is_dir() and not p.is_symlink()):
         verdicts = folder / VERDICTS_FILE
         try:
-            runs.append(Run.from_json(json.loads(verdicts.read_text(encoding="utf-8"))))
+            runs.append(Run.from_json(json.loads(read_text(verdicts, limit=VERDICTS_MAX_BYTES, follow=False))))
             continue
-        except (OSError, ValueError, KeyError):
-            pass
-        merged = load_results(folder / "results")
-        if merged.results:
+        except (OSError, ValueError, RecursionError, UnsafeInput) as exc:
+            why = f"{verdicts}: {str(exc).removeprefix(f'{verdicts}: ')}"
+        merged = load_results(folder / "results") if (folder / "results").is_dir() else None
+        if merged and merged.results:
             runs.append(Run.of(folder.name, build_model(merged.results)))
+        elif problems is not None:
+            problems.append(f"history: run {folder.name} left out: {why}, and no results beside it")
     return runs
+
+
+def prune_runs(reports: Path, keep: int) -> list[Path]:
+    """Remove every kept run but the newest `keep` (a run's name starts with when it ran). Only folders that
+    are runs are touched: a real folder (no link) holding a verdicts file or results, nothing else."""
+    folder = reports / RUNS
+    if keep < 1:
+        raise ValueError("keep at least one run")
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    runs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                  and ((p / VERDICTS_FILE).is_file() or (p / "results").is_dir()))
+    dropped = runs[: max(0, len(runs) - keep)]
+    for run in dropped:
+        shutil.rmtree(run)
+    return dropped
 
 
 def read_counts(cells: dict[tuple[str, str], Verdict]) -> dict[str, tuple[int, int]]:
@@ -127,12 +171,11 @@ def badge(reader_id: str, read: int, total: int) -> dict:
 
 
 def write_badges(reports: Path, model: ReportModel) -> list[Path]:
-    folder = reports / "badges"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = own_folder(reports / "badges")
     counts = read_counts({key: s.verdict for key, s in model.cells.items()})
     written = []
     for reader in model.readers:
-        path = folder / f"{reader.id}.json"
+        path = inside(folder, f"{reader.id}.json")
         write_text(path, json.dumps(badge(reader.id, *counts.get(reader.id, (0, 0))), indent=1), durable=False)
         written.append(path)
     return written

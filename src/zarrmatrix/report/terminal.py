@@ -70,9 +70,15 @@ def print_zip_facts(all_facts: list[ZipFacts], console: Console) -> None:
                 ("comment", facts.comment if facts.comment is not None else "none"),
                 ("directory entries", str(facts.directory_entries)),
                 ("junk", ", ".join(facts.junk) or "none"),
+                ("arrays", ", ".join(f"{a['path'] or '(root)'} {a['shape']}" for a in facts.arrays[:20])
+                 + (f" and {len(facts.arrays) - 20} more" if len(facts.arrays) > 20 else "") or "none listed"),
             ]
+            if facts.parts:
+                rows.append(("no root group", "nodes side by side: " + ", ".join(facts.parts)))
             for name, value in rows:
                 table.add_row(name, Text(value))
+        for problem in facts.problems:
+            table.add_row(Text("problem", style="bold red"), Text(problem))
         for error in facts.rfc9.errors:
             table.add_row(Text("RFC-9 error", style="bold red"), Text(error))
         for warning in facts.rfc9.warnings:

@@ -593,3 +593,12 @@ def test_check_reads_every_array_of_a_store_with_no_root_group(tmp_path, work_di
         for record in zips:
             read_ok = sorted(a["path"] for a in record.arrays if a["status"] == "ok")
             assert read_ok == ["a", "b"] if record.verdict.value == "pass" else read_ok == [], record
+
+
+def test_compare_with_markup_in_paths_and_results(tmp_path):
+    old = bench_result(tmp_path / "[bold]old[/]", "zarr-3.1.6", [0.01] * 6)
+    new = bench_result(tmp_path / "new[/red]", "zarr-3.1.6", [0.01] * 6)
+    (new / "results" / "[bold]broken.json").write_text("[")
+    done = run("compare", str(old), str(new), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "[bold]broken.json" in done.stderr.replace("\n", "") and "0 regressions" in done.stdout

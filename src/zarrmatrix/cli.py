@@ -360,7 +360,7 @@ def _lock(args, matrix: Matrix, console: Console) -> int:
 
     path = write_lock(matrix.path, list(matrix.resolutions))
     said = f"{len(matrix.resolutions)} versions rules" if matrix.resolutions else "no versions rules (nothing to lock)"
-    console.print(f"{path}: {said}; `--locked` (or ZARRMATRIX_LOCKED=1) reuses them")
+    console.print(f"{escape(str(path))}: {said}; `--locked` (or ZARRMATRIX_LOCKED=1) reuses them")
     return 0
 
 

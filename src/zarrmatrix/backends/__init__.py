@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..libraries import LIBRARIES
 from ..matrix import Cell, Matrix, size_bytes
@@ -58,7 +59,7 @@ class Selector:
             if self._docker is None:
                 self._docker = docker_answers()
                 ok, said = self._docker
-                self.console.print(f"docker: {said}" if ok else f"docker: not available ({said}); "
+                self.console.print(f"docker: {escape(said)}" if ok else f"docker: not available ({escape(said)}); "
                                    "cells without an image run in uv virtual environments")
             return self._docker
 

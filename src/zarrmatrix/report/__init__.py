@@ -45,14 +45,14 @@ def build_report(reports: Path, console: Console | None = None) -> list[Path]:
         return written
     badges = write_badges(reports, model)
     if badges:
-        console.print(f"badges: {len(badges)} shields.io endpoints in {badges[0].parent}")
+        console.print(f"badges: {len(badges)} shields.io endpoints in {escape(str(badges[0].parent))}")
     problems: list[str] = []
     runs = load_runs(reports, problems)
     for problem in problems:
         console.print(f"[yellow]{escape(problem)}[/]")
     history = reports / "history.html"
     write_text(history, render_history(runs, PLOTLY_JS))
-    console.print(f"history: {len(runs)} runs kept under {reports / 'runs'}; {history}")
+    console.print(f"history: {len(runs)} runs kept under {escape(str(reports / 'runs'))}; {escape(str(history))}")
     return written + [history]
 
 

@@ -243,7 +243,8 @@ def replay_the_pull_request_publish_job(tmp_path: Path, uploads: Path, writer: P
     site is rendered, and nothing is written outside the job's folder."""
     job = tmp_path / "pr-job"
     shutil.copytree(ROOT, job, ignore=shutil.ignore_patterns(".git", ".nox", ".zarrmatrix", "reports", "__pycache__",
-                                                             "*.egg-info", ".pytest_cache"))
+                                                             "*.egg-info", ".pytest_cache", "matrix.lock.json"))
+    shutil.copy(tmp_path / "matrix.yaml", job / "matrix.yaml")  # the matrix this run's checkout holds
     shutil.copytree(uploads, job / "shards" / "results")
     shutil.copytree(writer / "fixtures", job / "writer" / "fixtures")
     summary = tmp_path / "step-summary.md"

@@ -107,9 +107,10 @@ def test_the_schemas_agree_with_the_library_table():
 
 def test_the_size_form_is_the_schemas():
     from zarrmatrix.matrix import SIZE
+    from zarrmatrix.safefs import SCHEMA_END
 
     schema = json.loads((SCHEMAS / "matrix.schema.json").read_text())
-    assert schema["$defs"]["size"]["pattern"] == f"^{SIZE.pattern}$"
+    assert schema["$defs"]["size"]["pattern"] == f"^{SIZE.pattern}{SCHEMA_END}"
 
 
 def test_every_library_has_its_probe():

@@ -22,7 +22,8 @@ from .errors import UserError
 # The id grammar, for code (fullmatch) and for JSON Schema: `(?![\s\S])` is "end of string" in both Python's
 # re and ECMA-262, where `$` also matches before a final newline.
 NAME_GRAMMAR = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
-NAME_SCHEMA_PATTERN = rf"^{NAME_GRAMMAR}(?![\s\S])"
+SCHEMA_END = r"(?![\s\S])"
+NAME_SCHEMA_PATTERN = rf"^{NAME_GRAMMAR}{SCHEMA_END}"
 _NAME = re.compile(NAME_GRAMMAR)
 NAME_MAX = 200
 

@@ -7,6 +7,7 @@
     nox -s matrix            fixtures, then one cell(<id>) session per cell, then the report
     nox -s "cell(<id>)"      one cell alone (after writing the fixtures it reads)
     nox -s report            rebuild reports/index.html from reports/results/*.json
+    nox -s lock              matrix.lock.json: the versions rules and each release's Pythons (-- --upgrade: anew)
     nox -s bench             only the store benchmark, printed as a table
     nox -s bench-runner      the read phase by isolation: one process per attempt against a fork per attempt
     nox -s report-scale      merge and render 1,000 synthetic cells x 50 fixtures: time, memory, page sizes
@@ -47,7 +48,8 @@ def _posarg(flag: str) -> str | None:
 
 
 MATRIX = Path(_posarg("--matrix") or os.environ.get("ZARRMATRIX_MATRIX") or HERE / "matrix.yaml")
-# `-- --locked`: versions rules come from the lock file, for the session list as for the run.
+# matrix.lock.json beside the matrix gives the rules and each release's Python, offline; `-- --locked` takes them
+# from there only, for the session list as for the run.
 LOCKED = "--locked" in (sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []) or None
 try:
     CELL_IDS = [c.id for c in load_matrix(MATRIX, locked=LOCKED).cells]
@@ -94,6 +96,13 @@ def cell(session: nox.Session, cell_id: str) -> None:
 def matrix(session: nox.Session) -> None:
     """Every cell of matrix.yaml, then the report."""
     _zarrmatrix(session, "report", report=True)
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Freeze the versions rules and each release's Pythons into matrix.lock.json (`-- --upgrade`: anew, and
+    print what moved)."""
+    _zarrmatrix(session, "lock")
 
 
 @nox.session

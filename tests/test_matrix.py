@@ -100,3 +100,35 @@ def test_list_json(tmp_path):
     cells = json.loads(out.stdout)
     assert [c["id"] for c in cells][:2] == ["zarr-2.18.7", "zarr-3.1.6"]
     assert Path(cells[0]["env_key"]).name == cells[0]["env_key"]
+
+
+ENDS = """
+schema_version: 1
+defaults: {python: "3.11"}
+cells:
+  - library: zarr
+    versions: ["3.0.10", "3.1.6", "2.18.7"]
+    roles: [read]
+    newest: {roles: [write, read, bench], writes: [zipstore-v3, dirzip-stored-v3]}
+    oldest: {roles: [write, read], writes: [zipstore-v2]}
+"""
+
+
+def test_the_newest_and_the_oldest_version_of_an_entry_take_roles_of_their_own(tmp_path):
+    cells = {c.id: c for c in load_matrix(write_matrix(tmp_path, ENDS)).cells}
+    assert cells["zarr-3.1.6"].roles == {"write", "read", "bench"}
+    assert cells["zarr-3.1.6"].writes == ("zipstore-v3", "dirzip-stored-v3")
+    assert cells["zarr-2.18.7"].roles == {"write", "read"} and cells["zarr-2.18.7"].writes == ("zipstore-v2",)
+    assert cells["zarr-3.0.10"].roles == {"read"} and cells["zarr-3.0.10"].writes == ()
+    bad = write_matrix(tmp_path, ENDS.replace("writes: [zipstore-v2]", "writes: [ts-zarr2-v2]"), "bad.yaml")
+    with pytest.raises(MatrixError) as caught:
+        load_matrix(bad)
+    assert caught.value.key_path == "cells[0].oldest.writes[0]" and "cannot write 'ts-zarr2-v2'" in str(caught.value)
+
+
+def test_auto_python_for_made_up_releases_names_what_the_index_lacks(tmp_path):
+    path = write_matrix(tmp_path, "schema_version: 1\ncells:\n  - {library: zarr, versions: ['0.0.1'], "
+                                  "roles: [read]}\n")
+    with pytest.raises(MatrixError) as caught:
+        load_matrix(path)
+    assert caught.value.line == 3 and "zarr 0.0.1 is not on the index" in str(caught.value)

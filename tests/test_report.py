@@ -195,3 +195,33 @@ def test_a_version_from_a_rule_says_so_in_the_report(results_dir):
     build_report(results_dir.parent)
     page = (results_dir.parent / "index.html").read_text()
     assert "version from the rule {latest: 2}: 3.0.10, 3.1.6, pypi via the lock, 2026-11-30T09:59:47Z" in page
+
+
+def test_each_release_against_the_one_before_it(tmp_path):
+    from zarrmatrix.report.releases import release_changes, releases_markdown
+
+    def gdal(cell_id, library, version, gdal_version, verdicts):
+        r = result(cell_id, library, version, [read(cell_id, library, f, v) for f, v in verdicts.items()])
+        key = "rasterio_gdal" if library == "rasterio" else "gdal"
+        r.environment["capabilities"] = {key: {"version": gdal_version}}
+        return r
+
+    results = [
+        result("zarr-3.3.0", "zarr", "3.3.0", [read("zarr-3.3.0", "zarr", "a.zip", "pass"),
+                                                read("zarr-3.3.0", "zarr", "b.zip", "error"),
+                                                read("zarr-3.3.0", "zarr", "c.zip", "pass")]),
+        result("zarr-3.4.2", "zarr", "3.4.2", [read("zarr-3.4.2", "zarr", "a.zip", "pass"),
+                                                read("zarr-3.4.2", "zarr", "b.zip", "pass"),
+                                                read("zarr-3.4.2", "zarr", "c.zip", "error")]),
+        result("zarr-3.10.0", "zarr", "3.10.0", [read("zarr-3.10.0", "zarr", "a.zip", "pass")]),
+        gdal("rasterio-1.5.2", "rasterio", "1.5.2", "3.12.2", {"a.zip": "pass", "b.zip": "pass"}),
+        gdal("gdal-3.10-trixie", "gdal", None, "3.10.3", {"a.zip": "error", "b.zip": "pass"}),
+    ]
+    changes = release_changes(build_model(results))
+    assert [(c.implementation, c.version, c.previous_version, c.gained, c.lost) for c in changes] == [
+        ("zarr-python", "3.4.2", "3.3.0", ["b.zip"], ["c.zip"]),
+        ("zarr-python", "3.10.0", "3.4.2", [], []),  # versions sort as versions, not as text
+        ("GDAL", "3.12.2", "3.10.3", ["a.zip"], [])]
+    text = releases_markdown(changes)
+    assert "zarr-python 3.4.2 (zarr-3.4.2) after 3.3.0: reads 1 fixtures 3.3.0 did not (b.zip); rejects 1 that " \
+           "3.3.0 read (c.zip)" in text

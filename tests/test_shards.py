@@ -253,6 +253,10 @@ def replay_the_pull_request_publish_job(tmp_path: Path, uploads: Path, writer: P
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     publish = workflow()["jobs"]["publish"]
     assert runs_on(publish.get("if"), "pull_request")
+    # The list job's lock artifact, as download-artifact lays it in the checkout.
+    locked = subprocess.run([sys.executable, "-m", "zarrmatrix", "lock"], cwd=job, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert locked.returncode == 0, locked.stderr[-2000:]
     before = sorted(p.name for p in tmp_path.iterdir())
     ran = 0
     for step in publish["steps"]:

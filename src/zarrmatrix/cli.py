@@ -114,9 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--reports", type=Path, default=Path("reports"))
 
-    p = sub.add_parser("lock", help="resolve every versions rule against the index now and freeze the result "
-                                    "into the lock file beside the matrix (matrix.lock.json)")
+    p = sub.add_parser("lock", help="freeze every versions rule and the Pythons each release supports into the "
+                                    "lock file beside the matrix (matrix.lock.json), which later runs use")
     _common(p)
+    p.add_argument("--upgrade", action="store_true",
+                   help="resolve everything against the index anew, and print what moved")
+
+    p = sub.add_parser("releases", help="what each zarr-python, GDAL and netCDF-C release changed against the "
+                                        "version before it, in the results (Markdown)")
+    p.add_argument("--reports", type=Path, default=Path("reports"))
 
     p = sub.add_parser("prune-runs", help="keep only the newest N runs of the history (reports/runs/)")
     p.add_argument("--keep", type=int, required=True, metavar="N", help="how many runs to keep (at least 1)")
@@ -182,13 +188,14 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-WITHOUT_MATRIX = ("report", "bench-table", "inspect", "compare", "merge", "prune-runs")
+WITHOUT_MATRIX = ("report", "bench-table", "inspect", "compare", "merge", "prune-runs", "releases")
 
 
 def _load(args: argparse.Namespace, console: Console) -> Matrix:
     """The matrix, its versions rules resolved (fresh from the index for `lock`), each resolution printed."""
-    locked = args.locked if args.command != "lock" else False
-    matrix = load_matrix(args.matrix, locked=locked, refresh=args.command == "lock")
+    upgrade = args.command == "lock" and args.upgrade
+    locked = False if upgrade else None if args.command == "lock" else args.locked
+    matrix = load_matrix(args.matrix, locked=locked, refresh=upgrade)
     for resolution in matrix.resolutions:
         console.print(f"versions: {escape(resolution.describe())}")
     return matrix
@@ -237,7 +244,8 @@ def _list(args, matrix: Matrix, console: Console) -> int:
         roles = ",".join(sorted(cell.roles))
         runtime = LIBRARIES[cell.library].runtime
         where = (f"image {cell.image.dockerfile}:{cell.image.base}" if cell.image
-                 else "node (npm folder)" if runtime == "node" else f"python {cell.python}")
+                 else "node (npm folder)" if runtime == "node" else f"python {cell.python}" if cell.python
+                 else f"skipped: {cell.python_missing}")
         print(f"{cell.id:32} {roles:16} {where:40} {' '.join(cell.requirements)}")
     return 0
 
@@ -356,11 +364,33 @@ def _reproduce(args, matrix: Matrix, console: Console) -> int:
 
 
 def _lock(args, matrix: Matrix, console: Console) -> int:
-    from .versions import write_lock
+    from .versions import ResolveError, lock_changes, lock_path, read_lock, write_lock
 
-    path = write_lock(matrix.path, list(matrix.resolutions))
-    said = f"{len(matrix.resolutions)} versions rules" if matrix.resolutions else "no versions rules (nothing to lock)"
-    console.print(f"{escape(str(path))}: {said}; `--locked` (or ZARRMATRIX_LOCKED=1) reuses them")
+    path = lock_path(matrix.path)
+    try:
+        before = read_lock(path) if path.exists() else {"resolved": {}, "pythons": {}}
+    except ResolveError:
+        before = {"resolved": {}, "pythons": {}}
+    write_lock(matrix.path, list(matrix.resolutions), matrix.pythons)
+    moved = lock_changes(before, read_lock(path))
+    for line in moved:
+        console.print(f"moved: {escape(line)}")
+    said = f"{len(matrix.resolutions)} versions rules" if matrix.resolutions else "no versions rules"
+    releases = sum(len(v) for v in matrix.pythons.values())
+    console.print(f"{escape(str(path))}: {said}, the Pythons of {releases} releases"
+                  + ("" if moved else ", nothing moved") + "; later runs use it (`--locked`: only it)")
+    return 0
+
+
+def _releases(args, matrix: None, console: Console) -> int:
+    from .report.model import build_model
+    from .report.releases import release_changes, releases_markdown
+    from .results import load_results
+
+    merged = load_results(args.reports / "results", light=True)
+    for problem in merged.problems:
+        console.print(f"[yellow]{escape(problem)}[/]")
+    print(releases_markdown(release_changes(build_model(merged.results))), end="")
     return 0
 
 
@@ -417,6 +447,7 @@ COMMANDS = {
     "compare": _compare,
     "merge": _merge,
     "prune-runs": _prune_runs,
+    "releases": _releases,
     "validate": _validate,
     "list": _list,
     "run": _run,

@@ -29,6 +29,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import AliasEvent
 
+from . import pythons
 from .errors import UserError
 from .fixtures import ExtractionLimits
 from .libraries import LIBRARIES, benchers, fixture_kinds, writers
@@ -36,6 +37,8 @@ from .safefs import UnsafeInput, check_name, read_regular
 from .versions import Resolution, ResolveError, Resolver, Rule
 
 MATRIX_MAX_BYTES = 16 << 20
+# The Pythons of the images a Python cell may run in under Docker (python:X-slim, or a local base for it).
+IMAGE_PYTHONS = ("3.11", "3.12", "3.13")
 
 _DIST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 # A version becomes a requirement and a file name: no white space anywhere (packaging would strip it).
@@ -72,7 +75,8 @@ class Cell:
     id: str
     library: str
     version: str | None
-    python: str
+    # The Python minor version the cell runs on here ("3.12"); None where none fits, or for Node and image cells.
+    python: str | None
     requirements: tuple[str, ...]
     roles: frozenset[str]
     writes: tuple[str, ...]
@@ -81,6 +85,21 @@ class Cell:
     image: ImageSpec | None = None
     # Where `version` came from when matrix.yaml gave a rule ({latest: 3}): the rule, its source, when.
     versions_rule: dict[str, Any] | None = None
+    # What matrix.yaml asked ("auto", or a version), the interpreter found for it, the minor versions the
+    # cell's releases support, and why the cell cannot run here where no interpreter fits.
+    python_request: str = "auto"
+    python_path: str | None = None
+    python_supported: tuple[str, ...] = ()
+    python_missing: str | None = None
+
+    @property
+    def image_python(self) -> str:
+        """The Python of the cell's image under Docker: the request, or the lowest the releases support of
+        those the project's images carry."""
+        if self.python_request != "auto":
+            return self.python_request
+        fits = [m for m in IMAGE_PYTHONS if m in self.python_supported]
+        return fits[0] if fits else IMAGE_PYTHONS[0]
 
     @property
     def needs_docker(self) -> bool:
@@ -117,6 +136,9 @@ class Cell:
             "version": self.version,
             "label": self.label,
             "python": self.python,
+            "python_request": self.python_request,
+            **({"python_supported": list(self.python_supported)} if self.python_supported else {}),
+            **({"python_missing": self.python_missing} if self.python_missing else {}),
             "requirements": list(self.requirements),
             "roles": sorted(self.roles),
             "writes": list(self.writes),
@@ -217,6 +239,8 @@ class Matrix:
     limits: Limits = Limits()
     # How each `versions` rule was resolved, in file order.
     resolutions: tuple[Resolution, ...] = ()
+    # (registry, package) -> version -> the Python minor versions it supports: what the lock file keeps.
+    pythons: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
 
     def select(self, ids: Sequence[str] | None) -> list[Cell]:
         if not ids:
@@ -234,7 +258,7 @@ def schema() -> dict[str, Any]:
     data = json.loads(resources.files("zarrmatrix.schemas").joinpath("matrix.schema.json").read_text())
     cell = data["$defs"]["cell"]["properties"]
     cell["library"]["enum"] = list(LIBRARIES)
-    cell["writes"]["items"]["enum"] = list(fixture_kinds())
+    data["$defs"]["writes"]["items"]["enum"] = list(fixture_kinds())
     return data
 
 
@@ -311,11 +335,12 @@ def _finite(path: Path, root: Any) -> None:
 
 
 def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool = False) -> Matrix:
-    """The matrix file, validated and expanded into cells; `versions` rules are resolved against the index,
-    or only from the lock file beside it when `locked` (default: $ZARRMATRIX_LOCKED)."""
+    """The matrix file, validated and expanded into cells. `versions` rules, and the Pythons each release
+    supports, come from the lock file beside it where it holds them, else from the index; only from the lock
+    file when `locked` (or $ZARRMATRIX_LOCKED); only from the index when `locked` is False (see Resolver)."""
     path = Path(path)
-    if locked is None:
-        locked = os.environ.get("ZARRMATRIX_LOCKED", "") not in ("", "0")
+    if locked is None and os.environ.get("ZARRMATRIX_LOCKED", "") not in ("", "0"):
+        locked = True
     try:
         data = read_regular(path, limit=MATRIX_MAX_BYTES)
         text = data.decode("utf-8")
@@ -388,15 +413,29 @@ def _build(path: Path, root: CommentedMap, resolver: Resolver) -> Matrix:
                     unzipped=str(limits_raw.get("unzipped", Limits.unzipped)),
                     compression_ratio=float(limits_raw.get("compression_ratio", Limits.compression_ratio)))
     return Matrix(path=path, cells=tuple(cells), bench=bench, docker=docker, fixtures=fixtures, limits=limits,
-                  resolutions=tuple(resolver.resolutions))
+                  resolutions=tuple(resolver.resolutions), pythons=resolver.pythons)
 
 
-def _requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
+def _sort_key(version: Any) -> Version:
+    try:
+        return Version(str(version))
+    except InvalidVersion:
+        return Version("0")
+
+
+def _requirements(entry: CommentedMap, at: list[Any], fail, resolver: Resolver) -> list[str]:
     out = []
     for name, spec in (entry.get("pins") or {}).items():
         where = at + ["pins", name]
         if not _DIST_NAME.fullmatch(str(name)):
             raise fail(where, f"'{name}' is not a valid distribution name")
+        if isinstance(spec, dict):
+            # {latest: 1}: the newest release, resolved (and locked) like a versions rule.
+            try:
+                found = resolver.resolve("pypi", str(name), Rule.parse(spec))
+            except ResolveError as exc:
+                raise fail(where, str(exc)) from exc
+            spec = f"=={found.versions[-1]}"
         try:
             SpecifierSet(str(spec))
         except InvalidSpecifier as exc:
@@ -420,6 +459,46 @@ def _npm_requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
     return out
 
 
+def python_request(entry: CommentedMap, defaults: dict) -> str:
+    return str(entry.get("python") or defaults.get("python") or "auto")
+
+
+def _python(lib, version: str | None, requirements: list[str], request: str, at: list[Any], fail,
+            resolver: Resolver) -> dict[str, Any]:
+    """The Cell fields that say which Python it runs on. `auto`: the lowest Python here that every release
+    the cell pins exactly (the library's and each `==` pin's) supports, read from the index (or the lock)."""
+    if lib.runtime != "python" or lib.needs_image:
+        return {"python": None, "python_request": request}
+    found = pythons.available()
+    if request != "auto":
+        here = found.get(request)
+        return {"python": request, "python_request": request, "python_path": here.path if here else None}
+    supported = list(pythons.KNOWN)
+    needs = []
+    for requirement in requirements:
+        pinned = Requirement(requirement)
+        exact = [s.version for s in pinned.specifier if s.operator == "=="]
+        if not exact or "*" in exact[0]:
+            continue
+        try:
+            own = resolver.supported_pythons(pinned.name, exact[0])
+        except ResolveError as exc:
+            raise fail(at + ["versions"], str(exc)) from exc
+        if set(own) != set(supported):
+            needs.append(f"{pinned.name} {exact[0]} needs Python {pythons.describe_needs(own)}")
+        supported = [m for m in supported if m in own]
+    fits = [found[m] for m in supported if m in found]
+    if fits:
+        return {"python": fits[0].minor, "python_request": request, "python_path": fits[0].path,
+                "python_supported": tuple(supported)}
+    have = ", ".join(found) or "none"
+    wanted = f"install python{supported[0]}, or use --backend docker" if supported else \
+        "no Python has wheels of all of them for this platform"
+    return {"python": None, "python_request": request, "python_supported": tuple(supported),
+            "python_missing": f"{'; '.join(needs) or f'{lib.distribution} {version}: no Python fits'}: none found "
+                              f"(this machine has Python {have}); {wanted}"}
+
+
 def _versions(entry: CommentedMap, at: list[Any], defaults: dict, lib, fail, resolver: Resolver
               ) -> tuple[list, dict | None]:
     """The exact versions a cell entry names, or those its rule resolves to (and how it was resolved)."""
@@ -436,40 +515,54 @@ def _versions(entry: CommentedMap, at: list[Any], defaults: dict, lib, fail, res
             raise fail(at + ["versions", "from"], f"{rule.since!r} is not a version (e.g. '2.13')") from exc
     try:
         node = lib.runtime == "node"
-        python = "" if node else str(entry.get("python") or defaults.get("python") or "3.11")
+        request = python_request(entry, defaults)
+        python = "" if node or request == "auto" else request
         found = resolver.resolve("npm" if node else "pypi", lib.distribution, rule, python)
     except ResolveError as exc:
         raise fail(at + ["versions"], str(exc)) from exc
     return list(found.versions), found.to_json()
 
 
-def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: Resolver) -> list[Cell]:
-    library = entry["library"]
-    roles = frozenset(entry["roles"])
-    writes = tuple(entry.get("writes") or ())
-    image = None
-    if "image" in entry:
-        raw = entry["image"]
-        image = ImageSpec(dockerfile=raw["dockerfile"], base=raw["base"], label=raw.get("label"))
+def _roles(raw: CommentedMap, at: list[Any], lib, fail) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The roles and writes of an entry (or of its `newest` or `oldest`), checked against what the library can."""
+    roles = frozenset(raw["roles"])
+    writes = tuple(raw.get("writes") or ())
     if writes and "write" not in roles:
         raise fail(at + ["writes"], "lists fixtures, but the cell has no 'write' role")
-    lib = LIBRARIES[library]
     if "write" in roles:
         if not lib.writes:
-            raise fail(at + ["roles"], f"a {library} cell cannot write fixtures; only "
+            raise fail(at + ["roles"], f"a {lib.name} cell cannot write fixtures; only "
                                        f"{' and '.join(writers())} cells can")
         if not writes:
             raise fail(at, "a cell with the 'write' role needs 'writes', the fixtures it writes")
         for i, kind in enumerate(writes):
             if kind not in lib.writes:
-                raise fail(at + ["writes", i], f"a {library} cell cannot write '{kind}'")
+                raise fail(at + ["writes", i], f"a {lib.name} cell cannot write '{kind}'")
     if "bench" in roles and not lib.benches:
         raise fail(at + ["roles"], f"only {' and '.join(benchers())} cells can run the store benchmark")
+    return roles, writes
+
+
+def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: Resolver) -> list[Cell]:
+    library = entry["library"]
+    lib = LIBRARIES[library]
+    roles, writes = _roles(entry, at, lib, fail)
+    image = None
+    if "image" in entry:
+        raw = entry["image"]
+        image = ImageSpec(dockerfile=raw["dockerfile"], base=raw["base"], label=raw.get("label"))
     if lib.needs_image and image is None:
         raise fail(at, f"a {library} cell needs 'image': it has no wheels, its bindings come from an image")
+    overrides = {}
+    for end in ("newest", "oldest"):
+        if end in entry:
+            raw = dict(entry[end])
+            raw.setdefault("roles", entry["roles"])
+            raw.setdefault("writes", [] if "write" not in raw["roles"] else entry.get("writes") or [])
+            overrides[end] = _roles(raw, at + [end], lib, fail)
 
     node = lib.runtime == "node"
-    pins = _npm_requirements(entry, at, fail) if node else _requirements(entry, at, fail)
+    pins = _npm_requirements(entry, at, fail) if node else _requirements(entry, at, fail, resolver)
     pinned = {canonicalize_name(r.rsplit("@", 1)[0] if node else Requirement(r).name) for r in pins}
     versions, rule = _versions(entry, at, defaults, lib, fail, resolver)
     if not versions:
@@ -482,8 +575,11 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: 
     if len(versions) > 1 and "{version}" not in id_template:
         raise fail(at + ["id"], "several versions need '{version}' in the id, so that each cell's id is unique")
 
+    ordered = sorted(range(len(versions)), key=lambda i: _sort_key(versions[i]))
+    ends = {ordered[-1]: "newest", ordered[0]: "oldest"} if versions != [None] else {}
     cells = []
     for i, version in enumerate(versions):
+        cell_roles, cell_writes = overrides.get(ends.get(i, ""), (roles, writes))
         requirements = list(pins)
         if version is not None:
             where = at + ["versions", i]
@@ -513,10 +609,10 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: 
                 id=cell_id,
                 library=library,
                 version=None if version is None else str(version),
-                python=str(entry.get("python") or defaults.get("python") or "3.11"),
+                **_python(lib, version, requirements, python_request(entry, defaults), at, fail, resolver),
                 requirements=tuple(requirements),
-                roles=roles,
-                writes=writes,
+                roles=cell_roles,
+                writes=cell_writes,
                 backend=str(entry.get("backend") or defaults.get("backend") or "auto"),
                 timeout_s=float(entry.get("timeout_s") or defaults.get("timeout_s") or 120),
                 image=image,

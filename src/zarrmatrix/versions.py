@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from .pythons import KNOWN, supported_minors
 from .results import write_text
 from .safefs import UnsafeInput, read_text
 
@@ -45,18 +45,24 @@ class Rule:
 
     latest: int | None = None
     since: str | None = None
+    until: str | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Rule:
         if "latest" in raw:
             return cls(latest=int(raw["latest"]))
-        return cls(since=str(raw["from"]))
+        return cls(since=str(raw["from"]), until=str(raw["to"]) if raw.get("to") is not None else None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"latest": self.latest} if self.latest is not None else {"from": self.since, "every": "minor"}
+        if self.latest is not None:
+            return {"latest": self.latest}
+        return {"from": self.since, **({"to": self.until} if self.until else {}), "every": "minor"}
 
     def __str__(self) -> str:
-        return f"{{latest: {self.latest}}}" if self.latest is not None else f'{{from: "{self.since}", every: minor}}'
+        if self.latest is not None:
+            return f"{{latest: {self.latest}}}"
+        until = f', to: "{self.until}"' if self.until else ""
+        return f'{{from: "{self.since}"{until}, every: minor}}'
 
     def select(self, versions: list[str]) -> list[str]:
         """The newest final release of each minor series the rule names, oldest first."""
@@ -76,7 +82,9 @@ class Rule:
             chosen = series[-self.latest:]
         else:
             floor = Version(self.since)
-            chosen = [s for s in series if s >= (floor.major, floor.minor)]
+            ceiling = Version(self.until) if self.until else None
+            chosen = [s for s in series if s >= (floor.major, floor.minor)
+                      and (ceiling is None or s <= (ceiling.major, ceiling.minor))]
         return [str(newest[s]) for s in chosen]
 
 
@@ -109,21 +117,17 @@ def lock_key(registry: str, package: str, python: str, rule: Rule) -> str:
     return f"{registry}:{package}{for_python} {json.dumps(rule.to_json(), sort_keys=True)}"
 
 
-def installable(releases: dict[str, list[str | None]], python: str) -> list[str]:
-    """The releases with a file that supports `python` (by its Requires-Python; none given supports all)."""
+def as_files(entries: list[Any]) -> list[dict[str, str | None]]:
+    """A release's files as {"requires", "filename"}; a bare string (or None) is a Requires-Python alone, as the
+    index caches of earlier versions hold them."""
+    return [e if isinstance(e, dict) else {"requires": e, "filename": None} for e in entries]
+
+
+def installable(releases: dict[str, list[Any]], python: str) -> list[str]:
+    """The releases with a file that supports `python` (every release where `python` is "")."""
     if not python:
         return list(releases)
-    target = Version(python)
-    out = []
-    for version, requires in releases.items():
-        for spec in requires:
-            try:
-                if not spec or target in SpecifierSet(spec):
-                    out.append(version)
-                    break
-            except InvalidSpecifier:
-                continue
-    return out
+    return [version for version, files in releases.items() if python in supported_minors(as_files(files))]
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -140,9 +144,9 @@ def index_url(registry: str, package: str) -> str:
     return f"{base.rstrip('/')}/{package}/json"
 
 
-def fetch_releases(registry: str, package: str) -> dict[str, list[str | None]]:
-    """Every release the index offers, with the Requires-Python of each of its files that is not yanked
-    (npm: every release not deprecated, with no Python constraint)."""
+def fetch_releases(registry: str, package: str) -> dict[str, list[Any]]:
+    """Every release the index offers, with the Requires-Python and the name of each of its files that is not
+    yanked (npm: every release not deprecated, with no Python constraint)."""
     request = urllib.request.Request(index_url(registry, package), headers={"Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=_ssl_context()) as response:
         data = json.load(response)
@@ -150,7 +154,8 @@ def fetch_releases(registry: str, package: str) -> dict[str, list[str | None]]:
         return {v: [None] for v, meta in (data.get("versions") or {}).items() if not (meta or {}).get("deprecated")}
     releases = {}
     for version, files in (data.get("releases") or {}).items():
-        kept = [f.get("requires_python") for f in files if not f.get("yanked")]
+        kept = [{"requires": f.get("requires_python"), "filename": f.get("filename")}
+                for f in files if not f.get("yanked")]
         if kept:
             releases[version] = kept
     return releases
@@ -166,35 +171,46 @@ def lock_path(matrix_path: Path) -> Path:
 
 
 class Resolver:
-    """Resolves rules from the lock file (locked), else a fresh cache, else the index, else an older cache."""
+    """Resolves rules, and the Pythons each release supports, from the lock file, else a fresh cache, else the
+    index, else an older cache.
 
-    def __init__(self, matrix_path: Path, *, locked: bool = False, refresh: bool = False):
+    `locked=True` takes everything from the lock file and asks no index (an entry it lacks is an error);
+    `locked=None`, the default, takes what the lock file holds and asks the index for the rest; `locked=False`
+    (with `refresh`, for `zarrmatrix lock --upgrade`) ignores the lock file and asks the index anew."""
+
+    def __init__(self, matrix_path: Path, *, locked: bool | None = None, refresh: bool = False):
         self.matrix_path = matrix_path
         self.locked = locked
         self.refresh = refresh
         self.resolutions: list[Resolution] = []
+        # (registry, package) -> version -> the Python minor versions it supports, for the lock file.
+        self.pythons: dict[tuple[str, str], dict[str, list[str]]] = {}
         self._lock: dict[str, Any] | None = None
+        self._releases: dict[tuple[str, str], tuple[dict[str, list[Any]], str, str]] = {}
 
-    def _lock_entries(self) -> dict[str, Any]:
+    def _lock_file(self) -> dict[str, Any]:
         if self._lock is None:
             path = lock_path(self.matrix_path)
-            if not path.is_file():
-                raise ResolveError(f"--locked, but there is no lock file {path}; run `zarrmatrix lock` first")
-            self._lock = read_lock(path)
+            if self.locked is False or (self.locked is None and not path.exists()):
+                self._lock = {"resolved": {}, "pythons": {}}
+            else:
+                self._lock = read_lock(path)
         return self._lock
 
     def resolve(self, registry: str, package: str, rule: Rule, python: str = "") -> Resolution:
-        """`rule` over the releases of `package` that support `python`."""
+        """`rule` over the releases of `package` that support `python` (every release where it is "")."""
         key = lock_key(registry, package, python, rule)
-        if self.locked:
-            entry = self._lock_entries().get(key)
-            if entry is None:
-                raise ResolveError(f"{lock_path(self.matrix_path)} has no resolution of {package} {rule}; "
-                                   "run `zarrmatrix lock` again")
+        entry = self._lock_file()["resolved"].get(key)
+        if entry is not None:
             found = Resolution(registry, package, python, rule, tuple(entry["versions"]), "lock",
                                entry["resolved_at"])
+        elif self.locked:
+            raise ResolveError(f"{lock_path(self.matrix_path)} has no resolution of {package} {rule}; "
+                               "run `zarrmatrix lock` again")
         else:
-            found = self._from_index_or_cache(registry, package, python, rule)
+            releases, source, when = self.releases(registry, package, f"the rule {rule}")
+            found = Resolution(registry, package, python, rule, tuple(rule.select(installable(releases, python))),
+                               source, when)
         if not found.versions:
             raise ResolveError(f"{package} {rule} matches no release on the index"
                                + (f" for Python {python}" if python else ""))
@@ -202,28 +218,47 @@ class Resolver:
             self.resolutions.append(found)
         return found
 
-    def _from_index_or_cache(self, registry: str, package: str, python: str, rule: Rule) -> Resolution:
+    def supported_pythons(self, package: str, version: str) -> list[str]:
+        """The Python minor versions (of pythons.KNOWN) that `package`'s release `version` has a file for."""
+        locked = self._lock_file()["pythons"].get(f"pypi:{package}", {}).get(version)
+        if locked is not None:
+            found = list(locked)
+        elif self.locked:
+            raise ResolveError(f"{lock_path(self.matrix_path)} does not say which Pythons {package} {version} "
+                               "supports; run `zarrmatrix lock` again")
+        else:
+            releases, _, _ = self.releases("pypi", package, f"the Python that {package} {version} needs")
+            if version not in releases:
+                raise ResolveError(f"{package} {version} is not on the index ({index_url('pypi', package)})")
+            found = supported_minors(as_files(releases[version]))
+        self.pythons.setdefault(("pypi", package), {})[version] = found
+        return found
+
+    def releases(self, registry: str, package: str, why: str) -> tuple[dict[str, list[Any]], str, str]:
+        """(releases, "cache" or "index", when): a fresh cache, else the index, else an older cache."""
+        if (registry, package) in self._releases:
+            return self._releases[(registry, package)]
         cached = cache_dir() / f"{registry}-{package.replace('/', '+')}.json"
         stale = read_cache(cached)
-
-        def resolved(releases: dict[str, list[str | None]], source: str, when: str) -> Resolution:
-            return Resolution(registry, package, python, rule, tuple(rule.select(installable(releases, python))),
-                              source, when)
-
         if stale and not self.refresh and time.time() - stale.get("fetched", 0) < CACHE_TTL_S:
-            return resolved(stale["releases"], "cache", stale["fetched_at"])
-        try:
-            releases = fetch_releases(registry, package)
-        except (OSError, urllib.error.URLError, ValueError) as exc:
-            if stale:
-                return resolved(stale["releases"], "cache", stale["fetched_at"])
-            raise ResolveError(f"the rule {rule} needs {package}'s releases from {index_url(registry, package)}, "
-                               f"which cannot be reached ({exc}), and nothing is cached or locked; run once "
-                               "online, or `zarrmatrix lock` where the index answers and then --locked") from exc
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        write_text(cached, json.dumps({"fetched": time.time(), "fetched_at": now, "releases": releases}),
-                   durable=False)
-        return resolved(releases, "index", now)
+            found = (stale["releases"], "cache", stale["fetched_at"])
+        else:
+            try:
+                releases = fetch_releases(registry, package)
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                if not stale:
+                    raise ResolveError(f"{why} needs {package}'s releases from {index_url(registry, package)}, "
+                                       f"which cannot be reached ({exc}), and nothing is cached or locked; run "
+                                       "once online, or `zarrmatrix lock` where the index answers and then "
+                                       "--locked") from exc
+                found = (stale["releases"], "cache", stale["fetched_at"])
+            else:
+                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                write_text(cached, json.dumps({"fetched": time.time(), "fetched_at": now, "releases": releases}),
+                           durable=False)
+                found = (releases, "index", now)
+        self._releases[(registry, package)] = found
+        return found
 
 
 def read_cache(path: Path) -> dict[str, Any] | None:
@@ -236,8 +271,10 @@ def read_cache(path: Path) -> dict[str, Any] | None:
     if not (isinstance(data, dict) and isinstance(data.get("releases"), dict)
             and isinstance(data.get("fetched"), (int, float)) and isinstance(data.get("fetched_at"), str)):
         return None
-    for version, requires in data["releases"].items():
-        if not isinstance(requires, list) or not all(r is None or isinstance(r, str) for r in requires):
+    for files in data["releases"].values():
+        if not isinstance(files, list) or not all(
+                f is None or isinstance(f, str) or (isinstance(f, dict) and all(
+                    v is None or isinstance(v, str) for v in f.values())) for f in files):
             return None
     return data
 
@@ -263,14 +300,44 @@ def read_lock(path: Path) -> dict[str, Any]:
                 and isinstance(entry.get("resolved_at"), str)):
             raise ResolveError(f"{path}: resolved.{key}: expected 'versions' (a list of versions) and "
                                "'resolved_at'; run `zarrmatrix lock` again")
-    return resolved
+    pythons = data.get("pythons", {})
+    if not isinstance(pythons, dict):
+        raise ResolveError(f"{path}: pythons: expected an object; run `zarrmatrix lock` again")
+    for package, versions in pythons.items():
+        if not isinstance(versions, dict) or not all(
+                isinstance(minors, list) and all(m in KNOWN for m in minors) for minors in versions.values()):
+            raise ResolveError(f"{path}: pythons.{package}: expected each version's Python minor versions "
+                               f"(of {', '.join(KNOWN)}); run `zarrmatrix lock` again")
+    return {"resolved": resolved, "pythons": pythons}
 
 
-def write_lock(matrix_path: Path, resolutions: list[Resolution]) -> Path:
+def write_lock(matrix_path: Path, resolutions: list[Resolution],
+               pythons: dict[tuple[str, str], dict[str, list[str]]]) -> Path:
     path = lock_path(matrix_path)
     body = {"schema_version": 1, "matrix": matrix_path.name,
             "resolved": {r.key(): {"package": r.package, "registry": r.registry, "python": r.python,
                                    "rule": r.rule.to_json(), "versions": list(r.versions),
-                                   "resolved_at": r.resolved_at} for r in resolutions}}
+                                   "resolved_at": r.resolved_at} for r in resolutions},
+            "pythons": {f"{registry}:{package}": dict(sorted(versions.items()))
+                        for (registry, package), versions in sorted(pythons.items())}}
     write_text(path, json.dumps(body, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def lock_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What moved between two lock files, one line each: a rule's versions, a release's Pythons."""
+    lines = []
+    for key in sorted(set(before["resolved"]) | set(after["resolved"])):
+        old, new = before["resolved"].get(key), after["resolved"].get(key)
+        if old is None or new is None or old["versions"] != new["versions"]:
+            entry = new or old
+            was = ", ".join(old["versions"]) if old else "(not locked)"
+            now = ", ".join(new["versions"]) if new else "(no longer used)"
+            lines.append(f"{entry['package']} {Rule.parse(entry['rule'])}: {was} -> {now}")
+    for package in sorted(set(before["pythons"]) | set(after["pythons"])):
+        old, new = before["pythons"].get(package, {}), after["pythons"].get(package, {})
+        for version in sorted(set(old) | set(new)):
+            if old.get(version) != new.get(version) and old.get(version) is not None and new.get(version) is not None:
+                lines.append(f"{package.split(':', 1)[1]} {version}: Python {', '.join(old[version])} -> "
+                             f"{', '.join(new[version])}")
+    return lines

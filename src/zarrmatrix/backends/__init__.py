@@ -86,13 +86,19 @@ class Selector:
         if wanted == "venv" and cell.needs_docker:
             return Decision("none", None, "skipped: needs docker (the cell runs in an image)")
         if wanted == "venv":
-            return Decision("venv", self.backend("venv"))
+            return self._venv(cell)
 
         ok, said = self.docker()
         if ok:
             return Decision("docker", self.backend("docker"))
         if wanted == "docker" or cell.needs_docker:
             return Decision("none", None, f"skipped: needs docker ({said})")
+        return self._venv(cell)
+
+    def _venv(self, cell: Cell) -> Decision:
+        """A uv environment, where an interpreter the cell's releases support is here."""
+        if cell.python is None:
+            return Decision("none", None, f"skipped: {cell.python_missing or 'no Python fits'}")
         return Decision("venv", self.backend("venv"))
 
     def _choose_node(self, wanted: str) -> Decision:

@@ -217,7 +217,7 @@ class DockerBackend(Backend):
             # Debian's nodejs (18 in bookworm) runs zarrita; the same local base serves the GDAL 3.6 cell.
             public = "debian:bookworm-slim"
         else:
-            public = f"python:{cell.python}-slim"
+            public = f"python:{cell.image_python}-slim"
         return self.config.base_images.get(public, public)
 
     def dockerfile(self, cell: Cell) -> Path:

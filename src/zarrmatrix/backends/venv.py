@@ -165,10 +165,12 @@ class VenvBackend(Backend):
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
         env.pop("VIRTUAL_ENV", None)
         root.parent.mkdir(parents=True, exist_ok=True)
-        made = run_process([uv, "venv", "--quiet", "--python", cell.python, str(root)],
+        # The interpreter found for the cell by path: uv's own search misses pyenv's non-global versions.
+        interpreter = cell.python_path or str(cell.python)
+        made = run_process([uv, "venv", "--quiet", "--python", interpreter, str(root)],
                            timeout=INSTALL_TIMEOUT_S, env=env)
         if made.returncode != 0:
-            raise EnvFailed(f"uv venv --python {cell.python} failed: {made.tail()}")
+            raise EnvFailed(f"uv venv --python {interpreter} failed: {made.tail()}")
         python = root / "bin" / "python"
         installed = run_process(
             [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),

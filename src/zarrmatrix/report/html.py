@@ -13,6 +13,7 @@ from plotly.offline import get_plotlyjs
 from ..libraries import implementations
 from ..records import Verdict
 from .model import Overview, ReportModel, Summary
+from .releases import release_changes, releases_html
 
 VERDICTS = tuple(Verdict)
 _IMPL_INDEX = {name: i for i, name in enumerate(implementations())}
@@ -368,6 +369,10 @@ the command that reproduces it.</p>
 {figure}
 <h2>Findings per reader</h2>
 {_findings(model)}
+<h2 id="releases">What each release changed</h2>
+<p>Each version of zarr-python, GDAL and netCDF-C against the version before it in this run, on the fixtures both
+read: the fixtures it reads that the one before did not, and those it rejects that the one before read.</p>
+{releases_html(release_changes(model))}
 {bench_html}
 <h2>Fixtures</h2>
 {_fixtures(model)}

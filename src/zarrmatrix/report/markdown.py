@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .model import ReportModel
+from .releases import release_changes, releases_markdown
 
 
 def _cell(text: str) -> str:
@@ -25,4 +26,5 @@ def render_markdown(model: ReportModel) -> str:
             row.append("" if s is None else f"{s.verdict} ({s.control_verdict or '—'})")
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     lines.append("")
+    lines.append(releases_markdown(release_changes(model)))
     return "\n".join(lines)

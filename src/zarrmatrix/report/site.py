@@ -31,6 +31,7 @@ from .html import (
     verdict_heatmap,
 )
 from .model import READS, FixtureColumn, ReportModel
+from .releases import release_changes, releases_html
 
 e = html.escape
 
@@ -182,6 +183,9 @@ hover for which. Each library's own page has its version × fixture matrix and e
 {_legend()}
 {_figure_html(library_overview(model), "libraries", "No read attempts in these results.")}
 <ul>{"".join(links)}</ul>
+<h2 id="releases">What each release changed</h2>
+<p>Each version of zarr-python, GDAL and netCDF-C against the version before it, on the fixtures both read.</p>
+{releases_html(release_changes(model))}
 <p><a href="history.html">history of the runs</a> · <a href="summary.md">summary.md</a></p>"""
     write_text(index, _page("zarrmatrix: who can read a Zarr ZipStore?", body, plotly_src))
     return [index, *written]

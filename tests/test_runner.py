@@ -197,7 +197,7 @@ def test_link_controls_pairs_each_zip_attempt_with_its_folder_twin():
     assert [r.control_verdict for r in records if r.variant == "zip"] == [Verdict.PASS, None]
 
 
-def test_carry_over_keeps_other_phases_only_from_the_same_environment(tmp_path, layout):
+def test_carry_over_keeps_other_phases_only_from_the_same_environment_and_probes(tmp_path, layout):
     matrix, runner = runner_for(tmp_path, layout, FakeBackend())
     runs = runner.run(matrix.cells[:1], phases=["read"])
     first = runs[0].to_result()
@@ -212,6 +212,9 @@ def test_carry_over_keeps_other_phases_only_from_the_same_environment(tmp_path, 
     from dataclasses import replace
 
     assert carry_over(again, replace(previous, cell=other_env), ["read"]).records == again.records
+    # Records made by an edited probe, or by probes nobody named (a version 1 result), are not carried over.
+    assert carry_over(again, replace(previous, probe_digest="0" * 64), ["read"]).records == again.records
+    assert carry_over(again, replace(previous, probe_digest=None), ["read"]).records == again.records
     failed = replace(again, status=CellStatus.ENV_FAILED)
     assert carry_over(failed, previous, ["read"]).records == failed.records
 
@@ -261,3 +264,49 @@ def test_a_skipped_cell_keeps_the_result_of_the_run_where_it_ran(tmp_path, layou
     again.run(matrix.cells, phases=["read"])
     result = json.loads((layout.results / "zarr-2.0.json").read_text())
     assert result["status"] == "skipped" and "needs docker" in result["status_reason"]
+
+
+def interrupted_read(tmp_path, layout, monkeypatch) -> None:
+    """A read phase whose attempts are all journaled, then cut short (as by Ctrl-C) before the results."""
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend())
+
+    def ctrl_c(runs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "bench_phase", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(matrix.cells, phases=["read", "bench"])
+    assert (layout.results / "zarr-1.0.journal.jsonl").is_file()
+
+
+def resumed(tmp_path, layout) -> dict[str, int]:
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend())
+    runner.run(matrix.cells, phases=["read"])
+    results = {p.stem: json.loads(p.read_text()) for p in layout.results.glob("zarr-*.json")}
+    return {cell: r["environment"]["resumed_attempts"] for cell, r in results.items()}
+
+
+def test_a_journal_written_by_an_edited_probe_is_not_resumed(tmp_path, layout, monkeypatch):
+    layout.probes.mkdir()
+    (layout.probes / "read_zarr.py").write_text("# the probe as it was\n")
+    interrupted_read(tmp_path, layout, monkeypatch)
+    assert resumed(tmp_path, layout) == {"zarr-1.0": 2, "zarr-2.0": 2, "zarr-3.0": 2}
+    first = json.loads((layout.results / "zarr-1.0.json").read_text())["probe_digest"]
+    interrupted_read(tmp_path, layout, monkeypatch)
+    (layout.probes / "_zmprobe.py").write_text("# a helper every Python probe imports, edited\n")
+    assert resumed(tmp_path, layout) == {"zarr-1.0": 0, "zarr-2.0": 0, "zarr-3.0": 0}
+    assert json.loads((layout.results / "zarr-1.0.json").read_text())["probe_digest"] not in (None, first)
+
+
+def test_a_result_of_schema_version_1_is_read_without_a_probe_digest(tmp_path):
+    from zarrmatrix.results import load_result
+
+    from .test_report import read, result
+
+    data = result("zarr-1.0", "zarr", "1.0", [read("zarr-1.0", "zarr", "f.zip", "pass")]).to_json()
+    data["schema_version"] = 1
+    data.pop("probe_digest")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    old = load_result(path)
+    assert old.schema_version == 2 and old.probe_digest is None

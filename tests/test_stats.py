@@ -64,3 +64,24 @@ def test_a_store_faster_than_the_floor_gets_a_reason_not_a_ratio():
     spread_out = dict(raw, samples_s=[0.010, 0.013, 0.010, 0.016, 0.010, 0.011, 0.019], stop="time budget")
     assert bench_record(spread_out).converged is False
     assert bench_record(dict(raw, samples_s=[0.0299] * 7, stop="max repeats")).converged is True
+
+
+def test_the_bench_probe_stops_on_the_interval_the_host_reports():
+    """The probe (which cannot import zarrmatrix) keeps its own copy of the rule it stops on: the two agree.
+    The probe's function is taken from its source, since the probe imports zarr, which runs only in a cell."""
+    import ast
+    import random
+
+    import numpy as np
+
+    from .conftest import PROBES
+
+    tree = ast.parse((PROBES / "bench_stores.py").read_text())
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "median_ci")
+    namespace = {"np": np}
+    exec(compile(ast.Module(body=[function], type_ignores=[]), "bench_stores.py", "exec"), namespace)
+    rng = random.Random(7)
+    for n in (1, 2, 3, 5, 7, 10, 31, 50):
+        samples = [rng.lognormvariate(0, 0.3) for _ in range(n)]
+        host = median_ci(samples)
+        assert namespace["median_ci"](samples) == pytest.approx((host.median, host.low, host.high)), n

@@ -242,10 +242,8 @@ def _list(args, matrix: Matrix, console: Console) -> int:
         return 0
     for cell in matrix.cells:
         roles = ",".join(sorted(cell.roles))
-        runtime = LIBRARIES[cell.library].runtime
         where = (f"image {cell.image.dockerfile}:{cell.image.base}" if cell.image
-                 else "node (npm folder)" if runtime == "node" else f"python {cell.python}" if cell.python
-                 else f"skipped: {cell.python_missing}")
+                 else LIBRARIES[cell.library].runtime.where(cell.python, cell.python_missing))
         print(f"{cell.id:32} {roles:16} {where:40} {' '.join(cell.requirements)}")
     return 0
 
@@ -418,8 +416,8 @@ def _merge(args, matrix: None, console: Console) -> int:
 
 
 def _compare(args, matrix: None, console: Console) -> int:
-    from .compare import compare_results, results_folder, to_markdown
-    from .results import load_results
+    from .compare import compare_results, to_markdown
+    from .results import load_results, results_folder
 
     runs = []
     for folder in (args.old, args.new):

@@ -12,7 +12,6 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Sequence
 
 from .records import BenchRecord, CellResult, Verdict
@@ -22,7 +21,6 @@ from .stats import Z99, median_ci
 FACTOR = 1.1
 P_VALUE = 0.002
 MIN_SAMPLES = 6
-_RANK = {v: i for i, v in enumerate(Verdict)}
 # Verdicts that say nothing about the library: a move to or from them is not a regression or a fix.
 _NOT_RUN = {Verdict.SKIPPED, Verdict.ENV_FAILED}
 
@@ -190,7 +188,7 @@ def compare_results(old: list[CellResult], new: list[CellResult], factor: float 
         change = VerdictChange(key[0], key[1], a.verdict, b.verdict, a.reason, b.reason)
         if a.verdict in _NOT_RUN or b.verdict in _NOT_RUN:
             out.other_changes.append(change)
-        elif _RANK[b.verdict] > _RANK[a.verdict]:
+        elif b.verdict.rank > a.verdict.rank:
             out.regressions.append(change)
         else:
             out.fixes.append(change)
@@ -204,11 +202,6 @@ def compare_results(old: list[CellResult], new: list[CellResult], factor: float 
     for key in sorted(old_bench.keys() & new_bench.keys()):
         out.timings.append(compare_samples(key, old_bench[key].samples_s, new_bench[key].samples_s, factor))
     return out
-
-
-def results_folder(path: Path) -> Path:
-    """A reports folder's results/, or the folder itself where it holds the result files."""
-    return path / "results" if (path / "results").is_dir() else path
 
 
 def _verdict_rows(changes: list[VerdictChange]) -> list[str]:

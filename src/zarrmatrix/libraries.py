@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .runtimes import NODE, PYTHON, Runtime
+
 
 @dataclass(frozen=True)
 class Library:
@@ -27,9 +29,9 @@ class Library:
     not_by_design: str | None = None
     # The probe under probes/ that writes this library's fixtures.
     writer_probe: str = "write_fixtures.py"
-    # What runs the probes: "python" (a uv venv or an image), or "node" (an npm folder; `distribution`
-    # is then an npm package).
-    runtime: str = "python"
+    # What runs the probes: Python (a uv venv or an image), or Node (an npm folder; `distribution` is then
+    # an npm package).
+    runtime: Runtime = PYTHON
     # Methods that see a store as GDAL's classic raster API does: bands stacked into one raster at the
     # root, not the arrays by name. Their reading is a reference only where no by-name reader reads the store,
     # and then under the names the metadata gives.
@@ -47,7 +49,7 @@ class Library:
 
     @property
     def extension(self) -> str:
-        return "mjs" if self.runtime == "node" else "py"
+        return self.runtime.extension
 
 
 # How people pack a Zarr folder into a zip (probes/_packing.py), each in format 2 and 3.
@@ -78,7 +80,7 @@ TABLE = (
     Library("tensorstore", "tensorstore", "TensorStore",
             writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"), writer_probe="write_tensorstore.py"),
     Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3"),
-            writer_probe="write_zarrita.mjs", runtime="node"),
+            writer_probe="write_zarrita.mjs", runtime=NODE),
 )
 
 LIBRARIES: dict[str, Library] = {lib.name: lib for lib in TABLE}

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import jsonschema
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from ruamel.yaml import YAML
@@ -33,6 +32,7 @@ from . import pythons
 from .errors import UserError
 from .fixtures import ExtractionLimits
 from .libraries import LIBRARIES, benchers, fixture_kinds, writers
+from .runtimes import PinError, Runtime
 from .safefs import UnsafeInput, check_name, read_regular
 from .versions import Resolution, ResolveError, Resolver, Rule
 
@@ -40,12 +40,9 @@ MATRIX_MAX_BYTES = 16 << 20
 # The Pythons of the images a Python cell may run in under Docker (python:X-slim, or a local base for it).
 IMAGE_PYTHONS = ("3.11", "3.12", "3.13")
 
-_DIST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 # A version becomes a requirement and a file name: no white space anywhere (packaging would strip it).
 _PLAIN_VERSION = re.compile(r"[0-9A-Za-z.!+_-]+")
 # npm's names (scoped ones too) and the exact versions a Node cell pins.
-_NPM_NAME = re.compile(r"(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*")
-_NPM_VERSION = re.compile(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?")
 
 
 class MatrixError(UserError):
@@ -423,39 +420,22 @@ def _sort_key(version: Any) -> Version:
         return Version("0")
 
 
-def _requirements(entry: CommentedMap, at: list[Any], fail, resolver: Resolver) -> list[str]:
+def _requirements(entry: CommentedMap, at: list[Any], runtime: Runtime, fail, resolver: Resolver) -> list[str]:
+    """The entry's pins as requirements in its runtime's grammar; {latest: 1} is the newest release, resolved
+    (and locked) like a versions rule."""
     out = []
     for name, spec in (entry.get("pins") or {}).items():
         where = at + ["pins", name]
-        if not _DIST_NAME.fullmatch(str(name)):
-            raise fail(where, f"'{name}' is not a valid distribution name")
         if isinstance(spec, dict):
-            # {latest: 1}: the newest release, resolved (and locked) like a versions rule.
             try:
-                found = resolver.resolve("pypi", str(name), Rule.parse(spec))
+                found = resolver.resolve(runtime.registry, str(name), Rule.parse(spec))
             except ResolveError as exc:
                 raise fail(where, str(exc)) from exc
-            spec = f"=={found.versions[-1]}"
+            spec = runtime.exact(found.versions[-1])
         try:
-            SpecifierSet(str(spec))
-        except InvalidSpecifier as exc:
-            raise fail(where, f"{spec!r} is not a PEP 440 version specifier (e.g. '<0.16', '==2.18.7')") from exc
-        try:
-            out.append(str(Requirement(f"{name}{spec}")))
-        except InvalidRequirement as exc:
-            raise fail(where, f"{name}{spec!r} is not a valid requirement: {exc}") from exc
-    return out
-
-
-def _npm_requirements(entry: CommentedMap, at: list[Any], fail) -> list[str]:
-    """A Node cell's pins as npm specs (name@version), each an exact release."""
-    out = []
-    for name, version in (entry.get("pins") or {}).items():
-        if not _NPM_NAME.fullmatch(str(name)):
-            raise fail(at + ["pins", name], f"'{name}' is not a valid npm package name")
-        if not _NPM_VERSION.fullmatch(str(version)):
-            raise fail(at + ["pins", name], f"{version!r} is not an exact npm version (e.g. '0.2.0')")
-        out.append(f"{name}@{version}")
+            out.append(runtime.pin(str(name), str(spec)))
+        except PinError as exc:
+            raise fail(where, str(exc)) from None
     return out
 
 
@@ -467,7 +447,7 @@ def _python(lib, version: str | None, requirements: list[str], request: str, at:
             resolver: Resolver) -> dict[str, Any]:
     """The Cell fields that say which Python it runs on. `auto`: the lowest Python here that every release
     the cell pins exactly (the library's and each `==` pin's) supports, read from the index (or the lock)."""
-    if lib.runtime != "python" or lib.needs_image:
+    if not lib.runtime.chooses_interpreter or lib.needs_image:
         return {"python": None, "python_request": request}
     found = pythons.available()
     if request != "auto":
@@ -514,10 +494,9 @@ def _versions(entry: CommentedMap, at: list[Any], defaults: dict, lib, fail, res
         except InvalidVersion as exc:
             raise fail(at + ["versions", "from"], f"{rule.since!r} is not a version (e.g. '2.13')") from exc
     try:
-        node = lib.runtime == "node"
         request = python_request(entry, defaults)
-        python = "" if node or request == "auto" else request
-        found = resolver.resolve("npm" if node else "pypi", lib.distribution, rule, python)
+        python = "" if not lib.runtime.chooses_interpreter or request == "auto" else request
+        found = resolver.resolve(lib.runtime.registry, lib.distribution, rule, python)
     except ResolveError as exc:
         raise fail(at + ["versions"], str(exc)) from exc
     return list(found.versions), found.to_json()
@@ -561,9 +540,8 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: 
             raw.setdefault("writes", [] if "write" not in raw["roles"] else entry.get("writes") or [])
             overrides[end] = _roles(raw, at + [end], lib, fail)
 
-    node = lib.runtime == "node"
-    pins = _npm_requirements(entry, at, fail) if node else _requirements(entry, at, fail, resolver)
-    pinned = {canonicalize_name(r.rsplit("@", 1)[0] if node else Requirement(r).name) for r in pins}
+    pins = _requirements(entry, at, lib.runtime, fail, resolver)
+    pinned = {canonicalize_name(lib.runtime.package_of(r)) for r in pins}
     versions, rule = _versions(entry, at, defaults, lib, fail, resolver)
     if not versions:
         if image is None:
@@ -594,11 +572,12 @@ def _expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: 
                 raise fail(where, f"{library} has no PyPI distribution to pin; use 'image'")
             if canonicalize_name(dist) in pinned:
                 raise fail(at + ["pins"], f"pins {dist} again; its version comes from 'versions'")
-            if node and not _NPM_VERSION.fullmatch(str(version)):
-                raise fail(where, f"{version!r} is not an exact npm version (e.g. '0.7.5')")
-            requirements.insert(0, f"{dist}@{version}" if node else f"{dist}=={version}")
-        if "numpy" not in pinned and not lib.needs_image and not node:
-            requirements.append("numpy")
+            try:
+                requirements.insert(0, lib.runtime.version(dist, str(version)))
+            except PinError as exc:
+                raise fail(where, str(exc)) from None
+        if not lib.needs_image:
+            requirements += [r for r in lib.runtime.implicit if canonicalize_name(r) not in pinned]
         cell_id = id_template.replace("{library}", library).replace("{version}", str(version or ""))
         try:
             check_name(cell_id, "cell id")

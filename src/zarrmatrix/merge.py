@@ -25,7 +25,7 @@ from pathlib import Path
 from .errors import UserError
 from .fixtures import MANIFEST_SUFFIX, read_manifest
 from .lock import ReportsLock
-from .results import INCOMPLETE_SUFFIX, ResultError, load_result_and_json
+from .results import INCOMPLETE_SUFFIX, ResultError, load_result_and_json, results_folder
 from .safefs import UnsafeInput, check_name, copy_new, not_regular
 
 # Past this many files, merge checks results in a process per core (it hands back only a digest per file).
@@ -43,10 +43,6 @@ class MergeSummary:
     results: dict[str, Path] = field(default_factory=dict)
     fixtures: dict[str, Path] = field(default_factory=dict)
     already_there: int = 0
-
-
-def _results_dir(source: Path) -> Path:
-    return source / "results" if (source / "results").is_dir() else source
 
 
 def _fixtures_dir(source: Path) -> Path | None:
@@ -88,7 +84,7 @@ def _check_all(paths: list[Path]) -> list[_Checked | str]:
 def _collect_results(sources: list[Path]) -> dict[str, _Checked]:
     paths = []
     for source in sources:
-        folder = _results_dir(source)
+        folder = results_folder(source)
         if not folder.is_dir():
             raise UserError(f"{source}: no such folder of results")
         paths += [p for p in sorted(folder.glob("*.json")) if not p.name.endswith(INCOMPLETE_SUFFIX)

@@ -30,6 +30,11 @@ class Verdict(StrEnum):
     ENV_FAILED = "env-failed"
     SKIPPED = "skipped"
 
+    @property
+    def rank(self) -> int:
+        """Where the verdict stands, best first: pass is 0, and a larger rank says less for the library."""
+        return _RANK[self]
+
 
 class CellStatus(StrEnum):
     """Whether a cell ran: its records hold the verdicts of what it did."""
@@ -264,6 +269,8 @@ class CellResult(_Record):
     started: str
     duration_s: float
     records: list[Record] = field(default_factory=list)
+    # SHA-256 over the probe files the cell ran; None in results written before it was recorded.
+    probe_digest: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -19,7 +19,16 @@ from .libraries import LIBRARIES
 from .records import CellResult, CellStatus, Verdict
 from .safefs import NAME_SCHEMA_PATTERN, UnsafeInput, read_text, umask
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 knew no probe digest: its records depend on probes nobody can name now."""
+    return dict(data, schema_version=2, probe_digest=None)
+
+
+# Each older schema version's loader brings a result to the current one (asv keeps one per API version).
+UPGRADES = {1: _from_v1}
 # Beside a cell's result: what a run that failed or was interrupted got, which never replaces a complete one.
 INCOMPLETE_SUFFIX = ".incomplete.json"
 # A result holds every read's per-array checksums; the largest real ones are a few MB.
@@ -77,6 +86,11 @@ def host_facts() -> dict[str, Any]:
     }
 
 
+def results_folder(path: Path) -> Path:
+    """A reports folder's results/, or the folder itself where it holds the result files."""
+    return path / "results" if (path / "results").is_dir() else path
+
+
 def write_text(path: Path, text: str, *, durable: bool = True) -> None:
     """Write through a temporary file and a rename, so a reader never sees half a
     file and a crash never leaves one. The file gets the mode a plain open() would
@@ -131,7 +145,10 @@ def load_result_and_json(path: Path, *, follow: bool = True) -> tuple[CellResult
         raise ResultError(f"{path}: not a result: the JSON is a {type(data).__name__}, not an object")
     try:
         validate(data, str(path))
-        return CellResult.from_json(data), data
+        current = data
+        while current["schema_version"] in UPGRADES:
+            current = UPGRADES[current["schema_version"]](current)
+        return CellResult.from_json(current), data
     except RecursionError as exc:
         raise ResultError(f"{path}: nested too deep to be a result") from exc
     except (TypeError, ValueError, KeyError) as exc:

@@ -34,6 +34,7 @@ from .journal import JOURNAL_SUFFIX, Journal
 from .libraries import LIBRARIES
 from .lock import ReportsLock
 from .matrix import Cell, Matrix
+from .probe_files import probe_digest
 from .process import ProcessResult, kill_running
 from .records import (
     PHASE_KINDS,
@@ -103,6 +104,7 @@ class CellRun:
     server: AttemptServer | None = None
     journal: Journal | None = None
     resumed: int = 0
+    probe_digest: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -143,6 +145,7 @@ class CellRun:
             started=self.started,
             duration_s=round(time.perf_counter() - self.t0, 3),
             records=sorted(self.records, key=record_order),
+            probe_digest=self.probe_digest,
         )
 
 
@@ -209,7 +212,7 @@ class Runner:
         runs = []
         for cell in cells:
             decision = self.selector.choose(cell, self.backend_choice)
-            run = CellRun(cell, decision.name or "none")
+            run = CellRun(cell, decision.name or "none", probe_digest=probe_digest(cell.library, self.layout.probes))
             if decision.backend is None:
                 run.status, run.status_reason = CellStatus.SKIPPED, decision.reason
             runs.append(run)
@@ -323,7 +326,8 @@ class Runner:
         finished (none with --fresh) are this run's too, and every attempt this run finishes goes in."""
         path = self.layout.results / f"{run.cell.id}{JOURNAL_SUFFIX}"
         header = {"cell": run.cell.id, "backend": run.backend, "env_key": run.cell.env_key(),
-                  "fixtures": {f.name: f.sha256 for f in fixtures}, "methods": run.methods}
+                  "probe_digest": run.probe_digest, "fixtures": {f.name: f.sha256 for f in fixtures},
+                  "methods": run.methods}
         if self.fresh:
             path.unlink(missing_ok=True)
         run.journal = Journal(path, header)
@@ -336,7 +340,7 @@ class Runner:
         return done
 
     def _start_server(self, run: CellRun) -> None:
-        if self.isolation != "fork" or LIBRARIES[run.cell.library].runtime != "python":
+        if self.isolation != "fork" or not LIBRARIES[run.cell.library].runtime.supports_fork_server:
             # Node cannot fork a running interpreter: a Node probe starts afresh for each attempt.
             run.isolation = "process"
             return
@@ -524,12 +528,14 @@ def clean_stale_scratch(folder: Path) -> None:
 def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable[str]) -> CellResult:
     """`result`, with the records of the phases not run this time taken from the cell's previous
     result (so `--phase bench` keeps the reads), if it ran in the same kind of environment with the
-    same pins: a result never mixes records from two environments."""
+    same pins and the same probes: a result never mixes records from two environments, or from a probe
+    and its edited self."""
     kept = set().union(*(kinds for phase, kinds in PHASE_KINDS.items() if phase not in set(phases)))
     if not kept or previous is None or result.status is not CellStatus.OK:
         return result
     same = (previous.cell.get("backend") == result.cell["backend"]
-            and previous.cell.get("env_key") == result.cell["env_key"])
+            and previous.cell.get("env_key") == result.cell["env_key"]
+            and previous.probe_digest is not None and previous.probe_digest == result.probe_digest)
     if not same:
         return result
     records = result.records + [r for r in previous.records if r.KIND in kept]

@@ -26,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 from .pythons import KNOWN, supported_minors
 from .results import write_text
 from .safefs import UnsafeInput, read_text
+from .tls import ca_bundle
 
 # An index cache entry or a lock file: a package's release list is some hundred kB.
 CACHE_MAX_BYTES = 64 << 20
@@ -132,8 +133,8 @@ def installable(releases: dict[str, list[Any]], python: str) -> list[str]:
 
 def _ssl_context() -> ssl.SSLContext:
     # Behind a TLS-intercepting proxy the host's bundle is the one to trust, as pip's PIP_CERT is.
-    bundle = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
-    return ssl.create_default_context(cafile=bundle if bundle and Path(bundle).is_file() else None)
+    bundle = ca_bundle()
+    return ssl.create_default_context(cafile=str(bundle) if bundle else None)
 
 
 def index_url(registry: str, package: str) -> str:

@@ -81,7 +81,7 @@ class Selector:
 
     def choose(self, cell: Cell, requested: str | None) -> Decision:
         wanted = requested or cell.backend
-        if LIBRARIES[cell.library].runtime == "node":
+        if LIBRARIES[cell.library].runtime.host_backend == "node":
             return self._choose_node(wanted)
         if wanted == "venv" and cell.needs_docker:
             return Decision("none", None, "skipped: needs docker (the cell runs in an image)")

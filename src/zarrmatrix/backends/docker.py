@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
+from .. import tls
 from ..libraries import LIBRARIES
 from ..matrix import Cell, DockerConfig
 from ..process import ProcessResult, run_process, start_process
@@ -34,7 +35,6 @@ DOCKER_TIMEOUT_S = 120
 CLIENT_GRACE_S = 30
 IN_CONTAINER = {"probes": "/zm/probes", "fixtures": "/zm/fixtures", "work": "/zm/work"}
 DOCKER_DIR = Path(__file__).resolve().parents[3] / "docker"
-CA_ENV = ("ZARRMATRIX_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 # Every container of a run carries it, so that a test (or a person) can see none is left behind.
 CONTAINER_LABEL = "zarrmatrix.container=1"
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGKILL}
@@ -73,11 +73,7 @@ def dockerfiles_dir() -> Path:
 
 def ca_bundle(config: DockerConfig) -> Path | None:
     """The CA bundle image builds trust: the matrix's, else the one the host's pip or TLS stack uses."""
-    candidates = [config.ca_bundle] + [os.environ.get(name) for name in CA_ENV]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
+    return tls.ca_bundle(config.ca_bundle)
 
 
 # Where node.Dockerfile installs a Node cell's pins.
@@ -86,9 +82,7 @@ NODE_MODULES_IN_IMAGE = "/opt/zm/node_modules"
 
 def dockerfile_name(cell: Cell) -> str:
     """The Dockerfile under docker/ that builds a cell's image: its own, or python, or node."""
-    if cell.image:
-        return cell.image.dockerfile
-    return "node" if LIBRARIES[cell.library].runtime == "node" else "python"
+    return cell.image.dockerfile if cell.image else LIBRARIES[cell.library].runtime.dockerfile
 
 
 class DockerEnvironment(Environment):
@@ -211,13 +205,7 @@ class DockerBackend(Backend):
         self._guard = threading.Lock()
 
     def base_image(self, cell: Cell) -> str:
-        if cell.image:
-            public = cell.image.base
-        elif LIBRARIES[cell.library].runtime == "node":
-            # Debian's nodejs (18 in bookworm) runs zarrita; the same local base serves the GDAL 3.6 cell.
-            public = "debian:bookworm-slim"
-        else:
-            public = f"python:{cell.image_python}-slim"
+        public = cell.image.base if cell.image else LIBRARIES[cell.library].runtime.base_image(cell.image_python)
         return self.config.base_images.get(public, public)
 
     def dockerfile(self, cell: Cell) -> Path:

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from ..matrix import Cell
 from ..process import ProcessResult, run_process, start_process
+from ..tls import ca_bundle
 from .base import Backend, EnvFailed, Environment, Mounts
 from .venv import INSTALL_TIMEOUT_S, READY, memory_limit_facts, memory_limited, outliving_guard, probe_environ
 
@@ -129,9 +130,9 @@ class NodeBackend(Backend):
             {"name": "zarrmatrix-cell", "private": True, "type": "module", "dependencies": dependencies}, indent=1))
         env = dict(os.environ)
         # npm trusts the host's CA bundle (a TLS-intercepting proxy) the way pip does through PIP_CERT.
-        bundle = env.get("PIP_CERT") or env.get("SSL_CERT_FILE")
+        bundle = ca_bundle(env=env)
         if bundle and "NODE_EXTRA_CA_CERTS" not in env:
-            env["NODE_EXTRA_CA_CERTS"] = bundle
+            env["NODE_EXTRA_CA_CERTS"] = str(bundle)
         installed = run_process([npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact",
                                  "--loglevel=error"], timeout=INSTALL_TIMEOUT_S, env=env, cwd=root)
         if installed.returncode != 0:

@@ -220,7 +220,7 @@ def history_figure(runs: list[Run]) -> go.Figure | None:
 
 
 def render_history(runs: list[Run], plotly_src: str) -> str:
-    from .html import STYLE, _badge
+    from .html import _badge, page
 
     figure = history_figure(runs)
     rows = []
@@ -244,11 +244,7 @@ def render_history(runs: list[Run], plotly_src: str) -> str:
                    f"</tr></thead><tbody>{first_rows}</tbody></table>")
     chart = figure.to_html(full_html=False, include_plotlyjs=False, div_id="history") if figure else \
         f"<p>{_badge('pass')} No verdict changed across these {len(runs)} runs.</p>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>zarrmatrix: history</title>
-<style>{STYLE}</style><script src="{e(plotly_src)}"></script></head>
-<body>
-<h1>zarrmatrix: history of {len(runs)} runs</h1>
+    return page("zarrmatrix: history", f"""<h1>zarrmatrix: history of {len(runs)} runs</h1>
 <p class="meta"><a href="index.html">the latest report</a> · each run's results are kept under
 <code>runs/&lt;when&gt;-&lt;hash&gt;/results/</code> · badges: <code>badges/&lt;cell&gt;.json</code>
 (shields.io endpoint format)</p>
@@ -257,6 +253,4 @@ def render_history(runs: list[Run], plotly_src: str) -> str:
 <h2>Fixtures read, per reader cell and run</h2>
 {per_reader}
 <h2>The first version of each library that reads each fixture kind (over all runs)</h2>
-{first_table}
-</body></html>
-"""
+{first_table}""", plotly_src)

@@ -347,11 +347,7 @@ def render_html(model: ReportModel, bench_html: str = "") -> str:
     overview = overview_figure(model)
     overview_html = overview.to_html(full_html=False, include_plotlyjs=False, div_id="overview") if overview \
         else "<p>No fixture was both written and read in these results.</p>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>zarrmatrix: who can read a Zarr ZipStore?</title>
-<style>{STYLE}</style><script type="text/javascript">{get_plotlyjs()}</script></head>
-<body>
-{page_header(model)}
+    return page("zarrmatrix: who can read a Zarr ZipStore?", f"""{page_header(model)}
 <h2>Implementations: who reads whose Zarr?</h2>
 <p>Rows are the implementations that wrote the fixtures, columns those that read them (xarray and fsspec read
 through zarr-python, rasterio through GDAL). A square pairs every writer version with every reader version and shows
@@ -379,6 +375,18 @@ read: the fixtures it reads that the one before did not, and those it rejects th
 <h2>Every attempt</h2>
 {_details(model)}
 <h2>Provenance</h2>
-{_provenance(model)}
+{_provenance(model)}""")
+
+
+def page(title: str, body: str, plotly_src: str | None = None) -> str:
+    """Every page's shell: the style, and plotly.js from `plotly_src` (a site's shared copy) or, for the one-file
+    report, inside the page."""
+    script = f'<script src="{e(plotly_src)}"></script>' if plotly_src else \
+        f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
+<style>{STYLE}</style>{script}</head>
+<body>
+{body}
 </body></html>
 """

@@ -16,7 +16,6 @@ from ..verdicts import PATH_STRING_CAVEAT
 
 _LIB_ORDER = {name: i for i, name in enumerate(LIBRARIES)}
 _IMPL_ORDER = {name: i for i, name in enumerate(implementations())}
-_VERDICT_RANK = {v: i for i, v in enumerate(Verdict)}
 # Read verdicts that count as "reads it": the data matched, or nobody independent could say otherwise.
 READS = (Verdict.PASS, Verdict.UNVERIFIED)
 
@@ -166,7 +165,7 @@ class Overview:
     def best(self) -> Pairing | None:
         # The best verdict, then the pair that read the most: a writer of one fixture read whole says less
         # than a writer of eleven.
-        return min(self.pairs, key=lambda p: (_VERDICT_RANK[p.verdict], -p.read, -p.of), default=None)
+        return min(self.pairs, key=lambda p: (p.verdict.rank, -p.read, -p.of), default=None)
 
 
 @dataclass

@@ -95,6 +95,10 @@ def releases_markdown(changes: list[ReleaseChange]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _count(fixtures: list[str]) -> str:
+    return f"<b>{len(fixtures)}</b>: {html.escape(', '.join(fixtures))}" if fixtures else "—"
+
+
 def releases_html(changes: list[ReleaseChange]) -> str:
     e = html.escape
     if not changes:
@@ -104,8 +108,7 @@ def releases_html(changes: list[ReleaseChange]) -> str:
         rows.append(
             f"<tr><td>{e(c.implementation)}</td><td><b>{e(c.version)}</b> <code>{e(c.reader)}</code></td>"
             f"<td>{e(c.previous_version)} <code>{e(c.previous_reader)}</code></td>"
-            f"<td>{len(c.gained)}{': ' + e(', '.join(c.gained)) if c.gained else ''}</td>"
-            f"<td>{len(c.lost)}{': ' + e(', '.join(c.lost)) if c.lost else ''}</td><td>{c.compared}</td></tr>")
+            f"<td>{_count(c.gained)}</td><td>{_count(c.lost)}</td><td>{c.compared}</td></tr>")
     return ("<table><thead><tr><th>implementation</th><th>version</th><th>after</th><th>newly read</th>"
             "<th>newly rejected</th><th>fixtures compared</th></tr></thead><tbody>" + "".join(rows)
             + "</tbody></table>")

@@ -20,7 +20,6 @@ from ..records import best
 from ..results import write_text
 from .html import (
     COLORS,
-    STYLE,
     TEXT_COLUMNS,
     VERDICTS,
     Square,
@@ -28,6 +27,7 @@ from .html import (
     _legend,
     matrix_figure,
     overview_figure,
+    page,
     verdict_heatmap,
 )
 from .model import READS, FixtureColumn, ReportModel
@@ -97,16 +97,6 @@ def library_overview(model: ReportModel) -> go.Figure | None:
     return fig
 
 
-def _page(title: str, body: str, plotly_src: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
-<style>{STYLE}</style><script src="{e(plotly_src)}"></script></head>
-<body>
-{body}
-</body></html>
-"""
-
-
 def _figure_html(fig: go.Figure | None, div_id: str, empty: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id) if fig else f"<p>{e(empty)}</p>"
 
@@ -132,7 +122,7 @@ def _attempts_json(model: ReportModel) -> str:
     return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 
 
-def _library_page(model: ReportModel, lib: str, reports: Path, plotly_src: str) -> tuple[Path, str]:
+def _librarypage(model: ReportModel, lib: str, reports: Path, plotly_src: str) -> tuple[Path, str]:
     """One library's page, written; and its line on the first page."""
     sub = _library_model(model, lib)
     counts = {v: sum(s.verdict == v for s in sub.cells.values()) for v in VERDICTS}
@@ -155,19 +145,19 @@ var COLORS = {json.dumps(COLORS)}; var DARK = ["pass", "mismatch", "crash", "env
 {ATTEMPTS_JS}</script>"""
     path = reports / "libraries" / f"{lib}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, _page(f"zarrmatrix: {lib}", body, "../" + plotly_src))
+    write_text(path, page(f"zarrmatrix: {lib}", body, "../" + plotly_src))
     return path, link
 
 
 def render_site(model: ReportModel, reports: Path, header: str, bench: str, plotly_src: str) -> list[Path]:
     """index.html, libraries/<library>.html and (when the run benched) bench.html."""
     libraries = [lib for lib in LIBRARIES if any(r.library == lib for r in model.readers)]
-    pages = [_library_page(model, lib, reports, plotly_src) for lib in libraries]
+    pages = [_librarypage(model, lib, reports, plotly_src) for lib in libraries]
     written = [path for path, _ in pages]
     links = [link for _, link in pages]
     if bench:
         path = reports / "bench.html"
-        write_text(path, _page("zarrmatrix: store benchmark", f'<p><a href="index.html">← the overview</a></p>{bench}',
+        write_text(path, page("zarrmatrix: store benchmark", f'<p><a href="index.html">← the overview</a></p>{bench}',
                                plotly_src))
         written.append(path)
         links.append('<li><a href="bench.html">the store benchmark</a></li>')
@@ -187,5 +177,5 @@ hover for which. Each library's own page has its version × fixture matrix and e
 <p>Each version of zarr-python, GDAL and netCDF-C against the version before it, on the fixtures both read.</p>
 {releases_html(release_changes(model))}
 <p><a href="history.html">history of the runs</a> · <a href="summary.md">summary.md</a></p>"""
-    write_text(index, _page("zarrmatrix: who can read a Zarr ZipStore?", body, plotly_src))
+    write_text(index, page("zarrmatrix: who can read a Zarr ZipStore?", body, plotly_src))
     return [index, *written]

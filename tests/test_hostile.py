@@ -477,7 +477,7 @@ class Run:
 
 
 def test_a_reference_comes_from_a_reader_by_name_before_the_classic_view():
-    from zarrmatrix.reference import reference_candidates
+    from zarrmatrix.plan import reference_candidates
 
     readers = [Run("rasterio-1.4.4", "rasterio", "1.4.4", ["rasterio.open"]),
                Run("zarrita-0.7.5", "zarrita", "0.7.5", ["zarr.open"]),
@@ -490,7 +490,7 @@ def test_a_reference_comes_from_a_reader_by_name_before_the_classic_view():
 
 
 def test_a_classic_reference_is_named_as_the_metadata_names_its_array():
-    from zarrmatrix.reference import reference_arrays
+    from zarrmatrix.plan import reference_arrays
 
     stacked = [{"path": "", "sha256": "abc", "observed": {"shape": [1, 4, 5], "dtype": "int16"}}]
     listed = [{"path": "temperature", "shape": [4, 5], "dtype": "<i2"}]

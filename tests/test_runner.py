@@ -11,9 +11,11 @@ from zarrmatrix.backends import Decision, Selector
 from zarrmatrix.backends.base import Backend, Environment, Mounts
 from zarrmatrix.backends.docker import container_path, translate_exit
 from zarrmatrix.matrix import load_matrix
+from zarrmatrix.plan import link_controls
 from zarrmatrix.process import ProcessResult
 from zarrmatrix.records import BenchErrorRecord, CellStatus, ReadRecord, Verdict
-from zarrmatrix.runner import Layout, Runner, carry_over, link_controls
+from zarrmatrix.results_folder import carry_over
+from zarrmatrix.runner import Layout, Runner
 
 from .conftest import write_matrix
 
@@ -220,8 +222,8 @@ def test_carry_over_keeps_other_phases_only_from_the_same_environment_and_probes
 
 
 def test_a_reference_reader_needs_another_reader_to_pass_and_disagreement_is_named():
+    from zarrmatrix.plan import judge_against_reference
     from zarrmatrix.records import Manifest
-    from zarrmatrix.reference import judge_against_reference
 
     manifest = Manifest(fixture="f.zip", arrays=[{"path": "a", "sha256": "ab" * 32}], reference="zarr-3.0 store-object")
     alone = [read("zarr-3.0", "f.zip", "zip", "store-object", Verdict.PASS),

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from rich.console import Console
 from rich.table import Table
 
+from .cell_run import Layout
 from .matrix import Cell
-from .runner import Layout, Runner
+from .runner import Runner
 
 ISOLATIONS = ("process", "fork")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from .cell_run import Layout
 from .consoles import stdout_console
 from .errors import UserError
 from .lock import ReportsLock
@@ -28,7 +29,7 @@ from .report import build_report
 from .report.model import build_model
 from .report.terminal import print_check_table
 from .results import load_results, write_text
-from .runner import Layout, Runner
+from .runner import Runner
 from .safefs import NAME_MAX, copy_new, inside, not_regular
 from .zipfacts import inspect_zip
 

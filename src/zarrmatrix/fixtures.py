@@ -14,7 +14,7 @@ from typing import Any
 from .errors import UserError
 from .records import Manifest
 from .safefs import UnsafeInput, read_text
-from .zipfacts import find_store
+from .zip_layout import find_store
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_MAX_BYTES = 64 << 20

@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from .attempt import IMPORT
+from .cell_run import Layout
 from .errors import UserError
 from .fixtures import discover
 from .matrix import Matrix
-from .runner import Layout, Runner
+from .runner import Runner
 
 
 def reproduce(matrix: Matrix, layout: Layout, console: Console, *, cell_id: str, fixture_name: str, method: str,

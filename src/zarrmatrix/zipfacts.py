@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .rfc9 import Rfc9, rfc9_verdict
 from .safefs import UnsafeInput, not_regular, open_regular
+from .zip_layout import METADATA, find_store, folder_of, is_junk, metadata_first, unsafe_name
 
 EOCD = b"PK\x05\x06"
 EOCD64 = b"PK\x06\x06"
@@ -34,9 +36,6 @@ LOCAL = b"PK\x03\x04"
 SPANNED = b"PK\x07\x08"
 ZIP_MAGICS = (LOCAL, EOCD, SPANNED)
 ZIP64_EXTRA = 0x0001
-METADATA = ("zarr.json", ".zgroup", ".zarray")
-JUNK_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
-RFC9_COMMENT = {"ome": {"version": "0.5"}}
 # The end record, with the longest comment a zip can have.
 TAIL = 22 + 65535
 COMMENT_DEPTH = 32
@@ -44,18 +43,6 @@ COMMENT_DEPTH = 32
 METADATA_MAX_BYTES = 16 << 20
 # Bytes read at each local header: the header, its name, and usually its extra field and first data bytes.
 LOCAL_READ = 30 + 512
-
-
-@dataclass
-class Rfc9:
-    """RFC-9's recommendations for a zipped OME-Zarr: errors make it no .ozx, warnings a poor one."""
-
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> str:
-        return "invalid" if self.errors else ("valid, with warnings" if self.warnings else "valid")
 
 
 @dataclass
@@ -142,87 +129,6 @@ def _extra_ids(extra: bytes) -> set[int]:
     return ids
 
 
-def _is_junk(name: str) -> bool:
-    return name.startswith("__MACOSX/") or PurePosixPath(name).name in JUNK_NAMES
-
-
-def unsafe_name(name: str) -> str | None:
-    """Why a member name would land outside the folder it is unzipped into, or None."""
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return "an absolute path"
-    if "\\" in name:
-        return "a backslash (a Windows separator)"
-    if ".." in name.split("/"):
-        return "a '..' component"
-    if "\0" in name:
-        return "a NUL byte"
-    return None
-
-
-def _folder(name: str) -> str:
-    parent = str(PurePosixPath(name).parent)
-    return "" if parent == "." else parent
-
-
-def _ancestors(folder: str) -> list[str]:
-    """Every folder above `folder`, the zip's own root ("") included."""
-    if not folder:
-        return []
-    parts = folder.split("/")
-    return [""] + ["/".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def _common_parent(folders: list[str]) -> str:
-    split = [f.split("/") if f else [] for f in folders]
-    common = []
-    for level in zip(*split):
-        if len(set(level)) != 1:
-            break
-        common.append(level[0])
-    # A folder that is itself one of the nodes cannot be their parent.
-    while common and "/".join(common) in folders:
-        common.pop()
-    return "/".join(common)
-
-
-def find_store(names: list[str]) -> tuple[str | None, int | None, list[str]]:
-    """(root, format, parts): the folder of the zip that holds the Zarr root ("" for the zip's own root),
-    its format, and, where the root folder holds no metadata of its own (arrays at the root with no root
-    group, or several stores side by side), every top node below it, so that no reader is asked for part
-    of the store only."""
-    formats: dict[str, int] = {}
-    for name in names:
-        if _is_junk(name) or PurePosixPath(name).name not in METADATA:
-            continue
-        fmt = 3 if name.endswith("zarr.json") else 2
-        folder = _folder(name)
-        formats[folder] = min(formats.get(folder, fmt), fmt)
-    if not formats:
-        return None, None, []
-    tops = sorted(f for f in formats if not any(a in formats for a in _ancestors(f)))
-    if len(tops) == 1:
-        return tops[0], formats[tops[0]], []
-    root = _common_parent(tops)
-    parts = [t[len(root) + 1:] if root else t for t in tops]
-    return root, min(formats[t] for t in tops), parts
-
-
-def find_root(names: list[str]) -> tuple[str | None, int | None]:
-    """The folder of the zip that holds the Zarr root, and its format."""
-    root, fmt, _ = find_store(names)
-    return root, fmt
-
-
-def _metadata_first(order: list[str], root: str) -> bool:
-    """RFC-9's order: the root zarr.json first, the other zarr.json files right after it, breadth-first."""
-    meta = [n for n in order if PurePosixPath(n).name == "zarr.json"]
-    if not meta or order[: len(meta)] != meta:
-        return False
-    root_meta = f"{root}/zarr.json" if root else "zarr.json"
-    depths = [n.count("/") for n in meta]
-    return meta[0] == root_meta and depths == sorted(depths)
-
-
 def json_depth(text: str) -> int:
     """How deeply arrays and objects nest in a JSON text (strings skipped), without parsing it."""
     depth = deepest = 0
@@ -250,15 +156,6 @@ def bounded_json(text: str, what: str) -> Any:
     if json_depth(text) > COMMENT_DEPTH:
         raise ValueError(f"{what} nests deeper than {COMMENT_DEPTH} levels; not parsed")
     return json.loads(text)
-
-
-def _declares_json_first(value: Any) -> bool:
-    """The comment says its zarr.json files come first (a `jsonFirst: true` anywhere in it)."""
-    if isinstance(value, dict):
-        return value.get("jsonFirst") is True or any(_declares_json_first(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_declares_json_first(v) for v in value)
-    return False
 
 
 @dataclass
@@ -381,14 +278,14 @@ def _read_members(facts: ZipFacts, zf: zipfile.ZipFile, infos: list[zipfile.ZipI
     if damaged > 20:
         facts.problems.append(f"... and {damaged - 20:,} more members with a damaged local header")
     facts.directory_entries = sum(i.is_dir() for i in infos)
-    facts.junk = [n for n in names if _is_junk(n)]
+    facts.junk = [n for n in names if is_junk(n)]
     facts.root, facts.zarr_format, facts.parts = find_store(names)
     files = [n for n in names if not n.endswith("/")]
     local_order = [i.filename for i in sorted(infos, key=lambda i: i.header_offset) if not i.is_dir()]
     facts.central_matches_local = files == local_order
     root = facts.root or ""
-    facts.metadata_first_central = _metadata_first(files, root)
-    facts.metadata_first_local = _metadata_first(local_order, root)
+    facts.metadata_first_central = metadata_first(files, root)
+    facts.metadata_first_local = metadata_first(local_order, root)
     if facts.root is not None:
         _read_metadata(facts, zf, by_name)
 
@@ -449,7 +346,7 @@ def _read_metadata(facts: ZipFacts, zf: zipfile.ZipFile, by_name: dict[str, list
             break
     for name, same in sorted(by_name.items()):
         leaf = PurePosixPath(name).name
-        if leaf not in (".zarray", "zarr.json") or not name.startswith(prefix) or _is_junk(name):
+        if leaf not in (".zarray", "zarr.json") or not name.startswith(prefix) or is_junk(name):
             continue
         try:
             meta = _load_member(zf, same[-1])
@@ -457,7 +354,7 @@ def _read_metadata(facts: ZipFacts, zf: zipfile.ZipFile, by_name: dict[str, list
             continue
         if not isinstance(meta, dict) or (leaf == "zarr.json" and meta.get("node_type") != "array"):
             continue
-        folder = _folder(name)
+        folder = folder_of(name)
         path = folder[len(prefix):] if prefix else folder
         if root and folder == root:
             path = ""
@@ -486,40 +383,3 @@ def _read_comment(facts: ZipFacts, comment: bytes) -> None:
             facts.comment_problem = str(exc)
 
 
-def rfc9_verdict(facts: ZipFacts, path: Path) -> Rfc9:
-    verdict = Rfc9()
-    if facts.root != "" or facts.zarr_format != 3 or facts.parts:
-        where = ("no Zarr metadata" if facts.root is None else
-                 f"the store is nested under {facts.root}/" if facts.root else
-                 "no root zarr.json (the nodes sit side by side)" if facts.parts else "Zarr format 2 metadata")
-        verdict.errors.append(f"root not Zarr v3: {where}")
-    if facts.root_metadata_problem:
-        verdict.errors.append(f"unreadable root metadata: {facts.root_metadata_problem}")
-    if facts.nested_zips:
-        verdict.errors.append(f"a zip inside the zip: {', '.join(facts.nested_zips[:3])}")
-    if facts.multipart:
-        verdict.errors.append("multi-part (split) archive")
-    for problem in facts.problems:
-        verdict.errors.append(f"damaged or unsafe: {problem}")
-    declared = isinstance(facts.comment_json, dict) and isinstance(facts.comment_json.get("ome"), dict) \
-        and facts.comment_json["ome"].get("version")
-    if not declared:
-        verdict.warnings.append(f"missing comment: expected the JSON {json.dumps(RFC9_COMMENT)}"
-                                + (f" ({facts.comment_problem})" if facts.comment_problem else ""))
-    sorted_ok = facts.metadata_first_local and facts.metadata_first_central
-    if declared and _declares_json_first(facts.comment_json) and not sorted_ok:
-        verdict.errors.append("misleading sort: the comment declares jsonFirst, but the zarr.json files do not "
-                              "come first, breadth-first, in the local headers and the central directory")
-    if not (facts.zip64_end_record and facts.zip64_members == facts.members):
-        verdict.warnings.append(f"not ZIP64 (end record: {'yes' if facts.zip64_end_record else 'no'}, "
-                                f"{facts.zip64_members} of {facts.members} members)")
-    if not sorted_ok:
-        verdict.warnings.append("unsorted: the root zarr.json first and the other zarr.json files breadth-first, "
-                                "in the local headers and the central directory")
-    deflated = {k: v for k, v in facts.compression.items() if k != "store"}
-    if deflated:
-        verdict.warnings.append("DEFLATE-compressed: " + ", ".join(f"{v} members {k}" for k, v in deflated.items())
-                                + " (RFC-9 asks for STORED)")
-    if path.suffix.lower() != ".ozx":
-        verdict.warnings.append(f"not named .ozx ({path.name})")
-    return verdict

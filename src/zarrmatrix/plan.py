@@ -1,13 +1,18 @@
-"""The reference for a zip nobody described (a user's zip brought to `check`): which reader's reading the
-others are judged against, and what a match against it proves. Pure: the runner runs the attempts."""
+"""What a run attempts, and what its attempts mean together; pure, the runner and the executor run them.
+
+The read tasks: each reader cell × fixture × method × variant (the zip and its unzipped control) that its journal
+has not finished. For a zip nobody described (a user's zip brought to `check`): which reader's reading the others
+are judged against, and what a match against it proves. And each zip attempt's control verdict."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol, Sequence
 
+from .attempt import IMPORT
+from .fixtures import Fixture
 from .libraries import LIBRARIES
 from .matrix import Cell
-from .records import Manifest, ReadRecord, Verdict
+from .records import Manifest, ReadRecord, Record, Verdict
 
 
 class Reader(Protocol):
@@ -74,3 +79,27 @@ def judge_against_reference(manifest: Manifest, reads: list[ReadRecord]) -> None
             differ = "; ".join(f"{a['path']}: {str(a.get('sha256'))[:12]} here, {str(wanted.get(a['path']))[:12]} "
                                f"in the reference" for a in record.arrays if a.get("status") == "wrong")
             record.reason = f"{DISAGREE} with the reference ({manifest.reference}): {differ}"
+
+
+def read_tasks(readers: Sequence[Reader], fixtures: Sequence[Fixture],
+               done: dict[str, set[tuple[str, str, str]]]) -> list[tuple[Reader, Fixture, str, str | None]]:
+    """(reader, fixture, variant, method) for every attempt not already `done` (by cell id: fixture, variant,
+    method). A reader whose probe listed no method makes one attempt per zip, whose verdict is its import."""
+    tasks = []
+    for run in readers:
+        finished = done.get(run.cell.id, set())
+        wanted = [("zip", None)] if not run.methods else [
+            (variant, method) for method in run.methods for variant in ("zip", "folder")]
+        for fixture in fixtures:
+            tasks.extend((run, fixture, variant, method) for variant, method in wanted
+                         if (fixture.name, variant, method or IMPORT) not in finished)
+    return tasks
+
+
+def link_controls(records: list[Record]) -> None:
+    """Give each zip attempt the verdict of the same method on the unzipped control."""
+    reads = [r for r in records if isinstance(r, ReadRecord)]
+    controls = {(r.reader, r.fixture, r.method): r.verdict for r in reads if r.variant == "folder"}
+    for record in reads:
+        if record.variant == "zip":
+            record.control_verdict = controls.get((record.reader, record.fixture, record.method))

@@ -1,0 +1,231 @@
+"""The matrix as typed objects: a Cell (one library-version combination), the configurations, and the Matrix that
+holds them. What backends, the runner and the report import; nothing here reads a file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from packaging.version import InvalidVersion, Version
+
+from ..errors import UserError
+from ..fixtures import ExtractionLimits
+from ..versions import Resolution
+
+# The Pythons of the images a Python cell may run in under Docker (python:X-slim, or a local base for it).
+IMAGE_PYTHONS = ("3.11", "3.12", "3.13")
+
+
+class MatrixError(UserError):
+    """An invalid matrix file: where, and what was expected."""
+
+    def __init__(self, path: Path, key_path: str, line: int | None, message: str):
+        self.path = path
+        self.key_path = key_path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line else str(path)
+        key = f" {key_path}:" if key_path else ""
+        super().__init__(f"{where}:{key} {message}")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    dockerfile: str
+    base: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One library-version combination, run in its own environment."""
+
+    id: str
+    library: str
+    version: str | None
+    # The Python minor version the cell runs on here ("3.12"); None where none fits, or for Node and image cells.
+    python: str | None
+    requirements: tuple[str, ...]
+    roles: frozenset[str]
+    writes: tuple[str, ...]
+    backend: str
+    timeout_s: float
+    image: ImageSpec | None = None
+    # Where `version` came from when matrix.yaml gave a rule ({latest: 3}): the rule, its source, when.
+    versions_rule: dict[str, Any] | None = None
+    # What matrix.yaml asked ("auto", or a version), the interpreter found for it, the minor versions the
+    # cell's releases support, and why the cell cannot run here where no interpreter fits.
+    python_request: str = "auto"
+    python_path: str | None = None
+    python_supported: tuple[str, ...] = ()
+    python_missing: str | None = None
+    # Where the index could not say which Pythons a release supports: why, and that the host's was taken.
+    python_note: str | None = None
+
+    @property
+    def image_python(self) -> str:
+        """The Python of the cell's image under Docker: the request, or the lowest the releases support of
+        those the project's images carry."""
+        if self.python_request != "auto":
+            return self.python_request
+        fits = [m for m in IMAGE_PYTHONS if m in self.python_supported]
+        return fits[0] if fits else IMAGE_PYTHONS[0]
+
+    @property
+    def needs_docker(self) -> bool:
+        return self.image is not None
+
+    @property
+    def version_key(self) -> tuple:
+        """Sorts cells by version, newest last; cells without a version (images) first."""
+        try:
+            return (1, Version(self.version or ""))
+        except InvalidVersion:
+            return (0, Version("0"))
+
+    @property
+    def label(self) -> str:
+        """How the report names this cell's library and version."""
+        version = self.version or (self.image.label if self.image else None) or "?"
+        return f"{self.library} {version}"
+
+    def env_key(self) -> str:
+        """A short hash of everything that decides what is installed."""
+        payload = {
+            "python": self.python,
+            "requirements": sorted(self.requirements),
+            "image": None if self.image is None else self.image.__dict__,
+        }
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "library": self.library,
+            "version": self.version,
+            "label": self.label,
+            "python": self.python,
+            "python_request": self.python_request,
+            **({"python_supported": list(self.python_supported)} if self.python_supported else {}),
+            **({"python_missing": self.python_missing} if self.python_missing else {}),
+            **({"python_note": self.python_note} if self.python_note else {}),
+            "requirements": list(self.requirements),
+            "roles": sorted(self.roles),
+            "writes": list(self.writes),
+            "backend": self.backend,
+            "image": None if self.image is None else dict(self.image.__dict__),
+            "env_key": self.env_key(),
+            **({"versions_rule": self.versions_rule} if self.versions_rule else {}),
+        }
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    shape: tuple[int, ...] = (1024, 1024)
+    chunks: tuple[int, ...] = (256, 256)
+    dtype: str = "int32"
+    repeats: int = 7
+    max_repeats: int = 50
+    within: float = 0.05
+    budget_s: float = 60.0
+    sizes: tuple[str, ...] = ()
+    drop_caches: bool = False
+    stores: tuple[str, ...] = ("zip", "fsspec-memory", "directory", "zarr-memory")
+    compressors: tuple[str, ...] = ("default", "none")
+
+    # The chunk rule of a size sweep: square chunks of at most this many elements a side.
+    SWEEP_CHUNK_SIDE = 512
+
+    def layouts(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """(shape, chunks) per size: the sweep's square arrays, or the one shape the matrix names."""
+        if not self.sizes:
+            return [(self.shape, self.chunks)]
+        itemsize = int("".join(c for c in self.dtype if c.isdigit())) // 8
+        out = []
+        for size in self.sizes:
+            side = max(1, math.isqrt(size_bytes(size) // itemsize))
+            chunk = min(side, self.SWEEP_CHUNK_SIDE)
+            out.append(((side, side), (chunk, chunk)))
+        return out
+
+    def request(self, shape: tuple[int, ...], chunks: tuple[int, ...]) -> dict[str, Any]:
+        return {
+            "shape": list(shape),
+            "chunks": list(chunks),
+            "dtype": self.dtype,
+            "repeats": self.repeats,
+            "max_repeats": self.max_repeats,
+            "within": self.within,
+            "budget_s": self.budget_s,
+            "drop_caches": self.drop_caches,
+            "stores": list(self.stores),
+            "compressors": list(self.compressors),
+        }
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    base_images: dict[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+    memory: str = "4g"
+    pids: int = 512
+
+
+# The form of a size, as the schema's "size" pattern has it: bytes, or with k, m or g.
+SIZE = re.compile(r"[1-9][0-9]*[kmg]?")
+
+
+def size_bytes(text: str) -> int:
+    """'4g' -> 4 GiB: the schema has checked the form."""
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what hostile input may cost: a probe's memory in a venv, and what a control may unzip to."""
+
+    probe_memory: str = "4g"
+    unzipped: str = "4g"
+    compression_ratio: float = 1000.0
+
+    def extraction(self) -> ExtractionLimits:
+        return ExtractionLimits(max_bytes=size_bytes(self.unzipped), max_ratio=self.compression_ratio)
+
+
+@dataclass(frozen=True)
+class FixtureConfig:
+    mnist_dir: str | None = None
+    mnist_download: bool = True
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    cells: tuple[Cell, ...]
+    bench: BenchConfig
+    docker: DockerConfig
+    fixtures: FixtureConfig
+    limits: Limits = Limits()
+    # How each `versions` rule was resolved, in file order.
+    resolutions: tuple[Resolution, ...] = ()
+    # (registry, package) -> version -> the Python minor versions it supports: what the lock file keeps.
+    pythons: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
+
+    def select(self, ids: Sequence[str] | None) -> list[Cell]:
+        if not ids:
+            return list(self.cells)
+        known = {c.id: c for c in self.cells}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            hint = ", ".join(sorted(known))
+            raise MatrixError(self.path, "cells", None, f"no cell named {missing}; known: {hint}")
+        return [known[i] for i in ids]
+
+

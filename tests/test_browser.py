@@ -25,6 +25,7 @@ def console_errors(page, shot):
     return [line for line in done.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (Debian: apt-get install chromium)")
 def test_pages_open_without_script_errors(results_dir, monkeypatch):  # noqa: F811
     import zarrmatrix.report as report

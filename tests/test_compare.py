@@ -10,7 +10,7 @@ import pytest
 from zarrmatrix.compare import compare_samples, mann_whitney_p
 from zarrmatrix.stats import Z99, median_ci
 
-from .conftest import write_matrix, zarrmatrix
+from .conftest import write_matrix, zarr_cell, zarrmatrix
 from .test_integration import results
 
 RUNS = """
@@ -19,16 +19,7 @@ defaults: {timeout_s: 90}
 bench: {shape: [512, 512], chunks: [128, 128], repeats: 15, max_repeats: 15, stores: [zip, directory],
         compressors: [none]}
 cells:
-  - library: zarr
-    versions: ["3.1.6"]
-    pins: {fsspec: "==2026.9.0"}
-    roles: [write, read, bench]
-    writes: [zipstore-v3, zipstore-v2]
-  - library: zarr
-    versions: ["2.18.7"]
-    pins: {numcodecs: "<0.16", numpy: "<2"}
-    roles: [read]
-"""
+""" + zarr_cell("3.1.6", "write, read, bench", "zipstore-v3, zipstore-v2") + zarr_cell("2.18.7") + """"""
 
 
 def test_mann_whitney_exact_and_approximate():

@@ -16,7 +16,7 @@ from zarrmatrix.backends.base import Mounts
 from zarrmatrix.backends.docker import CONTAINER_LABEL, DockerBackend
 from zarrmatrix.matrix import load_matrix
 
-from .conftest import PROBES, reference_checksums, write_matrix, zarrmatrix
+from .conftest import PROBES, reference_checksums, write_matrix, zarr_cell, zarrmatrix
 from .test_integration import INJECTED
 
 pytestmark = pytest.mark.docker
@@ -29,12 +29,7 @@ defaults: {{timeout_s: 120}}
 docker: {{base_images: {json.dumps(BASES)}}}
 cells:
 """
-DOCKER_MATRIX = ON_BOOKWORM + """
-  - library: zarr
-    versions: ["3.1.6"]
-    roles: [write, read]
-    writes: [zipstore-v2, zipstore-v3]
-  - library: gdal
+DOCKER_MATRIX = ON_BOOKWORM + zarr_cell("3.1.6", "write, read", "zipstore-v2, zipstore-v3") + """  - library: gdal
     id: gdal-3.6-bookworm
     image: {dockerfile: gdal, base: "debian:bookworm-slim", label: "3.6 (Debian bookworm)"}
     roles: [write, read]
@@ -180,12 +175,7 @@ def test_the_attempt_server_contains_crash_and_hang_in_a_container(engine, tmp_p
     assert "read_zarr" not in left
 
 
-NODE_IN_DOCKER = ON_BOOKWORM + """
-  - library: zarr
-    versions: ["3.1.6"]
-    roles: [write, read]
-    writes: [zipstore-v3]
-  - library: zarrita
+NODE_IN_DOCKER = ON_BOOKWORM + zarr_cell("3.1.6", "write, read", "zipstore-v3") + """  - library: zarrita
     versions: ["0.7.5"]
     pins: {"@zarrita/storage": "0.2.0"}
     roles: [write, read]

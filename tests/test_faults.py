@@ -18,7 +18,7 @@ from zarrmatrix.errors import UserError
 from zarrmatrix.fixtures import ExtractionLimits, extract_control
 from zarrmatrix.lock import ReportsLock
 
-from .conftest import write_matrix, zarrmatrix
+from .conftest import write_matrix, zarr_cell, zarrmatrix
 from .test_runner import FakeBackend, FakeEnvironment, layout, runner_for  # noqa: F401  (layout is a fixture)
 
 
@@ -193,11 +193,7 @@ schema_version: 1
 defaults: {timeout_s: 60}
 limits: {probe_memory: 768m}
 cells:
-  - library: zarr
-    versions: ["3.1.6"]
-    pins: {fsspec: "==2026.9.0"}
-    roles: [read]
-"""
+""" + zarr_cell()
 
 
 def zarr_v2_zip(path: Path, shape: int, chunk: int, data: bytes = b"") -> Path:

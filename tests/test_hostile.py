@@ -18,7 +18,7 @@ from zarrmatrix.results import write_result
 from zarrmatrix.safefs import UnsafeInput, check_name, copy_new
 from zarrmatrix.zipfacts import find_store, inspect_zip
 
-from .conftest import zarrmatrix
+from .conftest import zarr_cell, zarrmatrix
 from .test_report import fixture, read, result
 
 QUICK = 60  # seconds: every command here answers at once, or it hangs
@@ -543,15 +543,7 @@ TWO_ZARRS = """
 schema_version: 1
 defaults: {timeout_s: 90}
 cells:
-  - library: zarr
-    versions: ["3.1.6"]
-    pins: {fsspec: "==2026.9.0"}
-    roles: [read]
-  - library: zarr
-    versions: ["2.18.7"]
-    pins: {numcodecs: "<0.16", numpy: "<2"}
-    roles: [read]
-"""
+""" + zarr_cell("3.1.6") + zarr_cell("2.18.7")
 
 
 def root_arrays_zip(path: Path) -> Path:

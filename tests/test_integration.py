@@ -13,7 +13,7 @@ import pytest
 from zarrmatrix.backends.venv import VenvBackend
 from zarrmatrix.matrix import load_matrix
 
-from .conftest import ROOT, reference_checksums, write_matrix, zarrmatrix
+from .conftest import ROOT, reference_checksums, write_matrix, zarr_cell, zarrmatrix
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +22,8 @@ schema_version: 1
 defaults: {timeout_s: 90}
 bench: {shape: [128, 128], chunks: [64, 64], repeats: 5}
 cells:
-  - library: zarr
-    versions: ["2.18.7"]
-    pins: {numcodecs: "<0.16", numpy: "<2"}
-    roles: [write, read]
-    writes: [zipstore-v2, dirzip-deflated-v2]
-  - library: zarr
-    versions: ["3.1.6"]
-    pins: {fsspec: "==2026.9.0"}
-    roles: [write, read, bench]
-    writes: [zipstore-v3, zipstore-v2]
-"""
+""" + zarr_cell("2.18.7", "write, read", "zipstore-v2, dirzip-deflated-v2") + zarr_cell(
+    "3.1.6", "write, read, bench", "zipstore-v3, zipstore-v2")
 MISSING_VERSION = """
   - library: zarr
     versions: ["9.9.9"]
@@ -284,11 +275,7 @@ ZARR3_AND_GDAL = """
 schema_version: 1
 defaults: {timeout_s: 120}
 cells:
-  - library: zarr
-    versions: ["3.1.6"]
-    pins: {fsspec: "==2026.9.0"}
-    roles: [read]
-  - library: rasterio
+""" + zarr_cell() + """  - library: rasterio
     versions: ["1.4.4"]
     roles: [read]
 """
@@ -361,12 +348,7 @@ TENSORSTORE_BOTH_WAYS = """
 schema_version: 1
 defaults: {timeout_s: 120}
 cells:
-  - library: zarr
-    versions: ["3.1.6"]
-    pins: {fsspec: "==2026.9.0"}
-    roles: [write, read]
-    writes: [zipstore-v3]
-  - library: tensorstore
+""" + zarr_cell("3.1.6", "write, read", "zipstore-v3") + """  - library: tensorstore
     versions: ["0.1.86"]
     roles: [write, read]
     writes: [ts-zarr2-v2, ts-sharded-v3, ts-zipkv-v3]

@@ -126,6 +126,7 @@ def test_the_newest_and_the_oldest_version_of_an_entry_take_roles_of_their_own(t
     assert caught.value.key_path == "cells[0].oldest.writes[0]" and "cannot write 'ts-zarr2-v2'" in str(caught.value)
 
 
+@pytest.mark.network
 def test_a_release_the_index_lacks_runs_on_the_host_python_and_says_why(tmp_path):
     import sys
 

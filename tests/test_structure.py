@@ -94,12 +94,17 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_the_schemas_agree_with_the_library_table():
-    matrix = json.loads((SCHEMAS / "matrix.schema.json").read_text())
-    cell = matrix["$defs"]["cell"]["properties"]
-    assert cell["library"]["enum"] == list(LIBRARIES)
+def test_the_schemas_take_the_library_table_and_hold_no_copy_of_it():
+    from zarrmatrix.matrix import schema as matrix_schema
+    from zarrmatrix.results import schema as results_schema
+
+    for name in ("matrix.schema.json", "results.schema.json"):
+        text = (SCHEMAS / name).read_text()
+        assert '"tensorstore"' not in text and '"zipstore-v2"' not in text and '"mismatch"' not in text, name
+    matrix = matrix_schema()
+    assert matrix["$defs"]["cell"]["properties"]["library"]["enum"] == list(LIBRARIES)
     assert matrix["$defs"]["writes"]["items"]["enum"] == list(fixture_kinds())
-    results = json.loads((SCHEMAS / "results.schema.json").read_text())
+    results = results_schema()
     assert results["$defs"]["read"]["properties"]["library"]["enum"] == list(LIBRARIES)
     assert results["$defs"]["verdict"]["enum"] == [v.value for v in Verdict]
     assert results["properties"]["status"]["enum"] == [s.value for s in CellStatus]
@@ -117,3 +122,50 @@ def test_every_library_has_its_probe():
     for library in LIBRARIES.values():
         assert (PROBES / library.probe).is_file(), library.name
         assert (PROBES / library.writer_probe).is_file(), library.name
+
+
+def test_no_module_is_over_400_lines_and_no_runtime_switch_lives_outside_the_runtimes():
+    import re
+
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 400, f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines"
+        if path.name not in ("runtimes.py", "libraries.py"):
+            assert not re.search(r"runtime\s*[!=]=", text), path.relative_to(ROOT)
+
+
+def test_listing_the_sessions_asks_no_index(tmp_path):
+    """`nox -l` builds the session list from matrix.yaml and the committed lock: an index that counts its requests
+    is never asked."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked = []
+
+    class Counting(BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    index = f"http://127.0.0.1:{server.server_port}"
+    try:
+        done = subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-l"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "ZARRMATRIX_PYPI_JSON": index, "ZARRMATRIX_NPM_REGISTRY": index,
+                                   "ZARRMATRIX_INDEX_CACHE": str(tmp_path / "no-cache")})
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr[-2000:]
+    from zarrmatrix.matrix import load_matrix
+
+    for cell in load_matrix(ROOT / "matrix.yaml", locked=True).cells:
+        assert f"cell({cell.id})" in done.stdout
+    assert asked == []

@@ -36,6 +36,11 @@ class Library:
     # root, not the arrays by name. Their reading is a reference only where no by-name reader reads the store,
     # and then under the names the metadata gives.
     stacked_methods: tuple[str, ...] = ()
+    # The keys of the capabilities probe's output that describe this library's code (shown in the provenance).
+    capability_keys: tuple[str, ...] = ()
+    # Where the report follows the releases of the implementation this library reads with: the path of that
+    # version in the cell's capabilities, or () for the cell's own version. None: not followed.
+    release_version: tuple[str, ...] | None = None
 
     @property
     def probe(self) -> str:
@@ -68,15 +73,19 @@ GDAL_KINDS = ("gdal-dirzip-v2", "gdal-dirzip-v3", "gdal-vsizip-v2", "gdal-vsizip
 
 # In report order: the rows of the matrix are grouped by library in this order.
 TABLE = (
-    Library("zarr", "zarr", "zarr-python", writes=ZARR_KINDS, benches=True),
-    Library("xarray", "xarray", "zarr-python", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True),
-    Library("fsspec", "fsspec", "zarr-python"),
-    Library("netcdf4", "netCDF4", "netCDF-C", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py"),
-    Library("h5py", "h5py", "HDF5", not_by_design="h5py reads HDF5, not Zarr"),
+    Library("zarr", "zarr", "zarr-python", writes=ZARR_KINDS, benches=True, capability_keys=("zarr",),
+            release_version=()),
+    Library("xarray", "xarray", "zarr-python", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True,
+            capability_keys=("zarr",)),
+    Library("fsspec", "fsspec", "zarr-python", capability_keys=("zarr",)),
+    Library("netcdf4", "netCDF4", "netCDF-C", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py",
+            capability_keys=("netcdf",), release_version=("netcdf", "netcdf_c")),
+    Library("h5py", "h5py", "HDF5", not_by_design="h5py reads HDF5, not Zarr", capability_keys=("hdf5",)),
     Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py",
-            stacked_methods=("classic",)),
+            stacked_methods=("classic",), capability_keys=("gdal",), release_version=("gdal", "version")),
     Library("rasterio", "rasterio", "GDAL", writes=tuple(k.replace("gdal-", "rio-") for k in GDAL_KINDS),
-            writer_probe="write_rasterio.py", stacked_methods=("rasterio.open",)),
+            writer_probe="write_rasterio.py", stacked_methods=("rasterio.open",), capability_keys=("rasterio_gdal",),
+            release_version=("rasterio_gdal", "version")),
     Library("tensorstore", "tensorstore", "TensorStore",
             writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"), writer_probe="write_tensorstore.py"),
     Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3"),

@@ -73,7 +73,9 @@ def _gdal_minor(version: str | None) -> tuple[int, int] | None:
 
 
 def _gdal_found_nothing(msg: str, ctx: Context) -> bool:
-    return ctx.library in ("gdal", "rasterio") and bool(re.search(r"No such file or directory|does not exist", msg))
+    lib = LIBRARIES.get(ctx.library)
+    return lib is not None and lib.implementation == "GDAL" and bool(
+        re.search(r"No such file or directory|does not exist", msg))
 
 
 def _v3_on_old_gdal(etype: str, msg: str, ctx: Context) -> bool:

@@ -240,9 +240,8 @@ class DockerBackend(Backend):
         context = Path(tempfile.mkdtemp(prefix="zarrmatrix-build-"))
         try:
             shutil.copy2(self.dockerfile(cell), context / "Dockerfile")
-            gdal_image = cell.image is not None and cell.image.dockerfile == "gdal"
-            # The GDAL image takes its Python libraries from the distribution, not PyPI.
-            requirements = [] if gdal_image else list(cell.requirements)
+            # A library that needs an image (GDAL) takes its Python bindings from the distribution, not PyPI.
+            requirements = [] if LIBRARIES[cell.library].needs_image else list(cell.requirements)
             (context / "requirements.txt").write_text("\n".join(requirements) + "\n")
             bundle = ca_bundle(self.config)
             (context / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from ..libraries import implementations
+from ..libraries import LIBRARIES, implementations
 from ..records import Verdict
 from .model import Overview, ReportModel, Summary
 from .releases import release_changes, releases_html
@@ -283,7 +283,7 @@ def _provenance(model: ReportModel) -> str:
         cell, env = result.cell, result.environment
         caps = env.get("capabilities") or {}
         facts = []
-        for key in ("zarr", "netcdf", "hdf5", "gdal", "rasterio_gdal"):
+        for key in dict.fromkeys(k for lib in LIBRARIES.values() for k in lib.capability_keys):
             value = caps.get(key)
             if value:
                 facts.append(f"{key}: " + ", ".join(f"{k}={v}" for k, v in sorted(value.items())))

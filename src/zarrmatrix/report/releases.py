@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from ..libraries import LIBRARIES, implementations
 from ..records import CellResult, Verdict
 from .model import READS, ReportModel, _version_key
 
@@ -41,20 +42,17 @@ class ReleaseChange:
 
 
 def implementation_version(result: CellResult) -> tuple[str, str] | None:
-    """(implementation, version) of a reader cell, where it is one whose releases this page follows."""
-    library = result.cell.get("library")
-    caps = (result.environment or {}).get("capabilities") or {}
-    if library == "zarr" and result.cell.get("version"):
-        return "zarr-python", str(result.cell["version"])
-    if library in ("gdal", "rasterio"):
-        facts = caps.get("gdal") if library == "gdal" else caps.get("rasterio_gdal")
-        version = facts.get("version") if isinstance(facts, dict) else None
-        return ("GDAL", str(version)) if version else None
-    if library == "netcdf4":
-        facts = caps.get("netcdf")
-        version = facts.get("netcdf_c") if isinstance(facts, dict) else None
-        return ("netCDF-C", str(version)) if version else None
-    return None
+    """(implementation, version) of a reader cell, where its library row says the report follows its releases."""
+    lib = LIBRARIES.get(result.cell.get("library") or "")
+    if lib is None or lib.release_version is None:
+        return None
+    if not lib.release_version:
+        version = result.cell.get("version")
+    else:
+        version = (result.environment or {}).get("capabilities") or {}
+        for key in lib.release_version:
+            version = version.get(key) if isinstance(version, dict) else None
+    return (lib.implementation, str(version)) if version else None
 
 
 def release_changes(model: ReportModel) -> list[ReleaseChange]:
@@ -67,8 +65,8 @@ def release_changes(model: ReportModel) -> list[ReleaseChange]:
             continue
         by_impl.setdefault(found[0], []).append((found[1], result.id))
     changes = []
-    for impl in ("zarr-python", "GDAL", "netCDF-C"):
-        cells = sorted(by_impl.get(impl, []), key=lambda pair: (_version_key(pair[0]), pair[1]))
+    for impl in [i for i in implementations() if i in by_impl]:
+        cells = sorted(by_impl[impl], key=lambda pair: (_version_key(pair[0]), pair[1]))
         for (old_version, old), (new_version, new) in zip(cells, cells[1:]):
             if old_version == new_version:
                 continue

@@ -344,6 +344,8 @@ def serve(attempt, poll_s=0.02):
             except OSError:
                 pass
 
+    # One loop, no thread (a thread would make the next fork unsafe): wait a poll interval for a job on stdin,
+    # fork it, then kill the children past their deadline and reap the finished ones, answering for each.
     while open_input or children:
         if open_input:
             readable, _, _ = select.select([0], [], [], poll_s)
@@ -359,12 +361,15 @@ def serve(attempt, poll_s=0.02):
                     if not line.strip():
                         continue
                     job = json.loads(line.decode("utf-8"))
+                    # A library may start threads lazily (on first use in a child it cannot, but a
+                    # finaliser or a signal handler in the parent could): checked before every fork.
                     if thread_count() != 1:
                         reply({"id": job["id"], "refused": "the server has started threads; it cannot fork safely"})
                         continue
                     pid = os.fork()
                     if pid == 0:
                         _child(attempt, job)
+                    # A process group of its own, so that a kill reaches whatever the child started too.
                     try:
                         os.setpgid(pid, pid)
                     except OSError:
@@ -374,6 +379,7 @@ def serve(attempt, poll_s=0.02):
                                      "timed_out": False}
         else:
             time.sleep(poll_s)
+        # Orphaned (the runner was killed -9): no one will read the answers, so nothing is left running.
         if os.getppid() != parent:
             for pid in list(children):
                 kill(pid)
@@ -383,6 +389,7 @@ def serve(attempt, poll_s=0.02):
             if not child["timed_out"] and now > child["deadline"]:
                 child["timed_out"] = True
                 kill(pid)
+        # Reap without blocking: a child that finished is answered for at once, one still running is left.
         while children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)

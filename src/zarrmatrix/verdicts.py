@@ -112,12 +112,18 @@ RULES: list[_Rule] = [
     (_v3_on_old_gdal, _const("this GDAL does not read the final Zarr v3 format")),
     (lambda etype, msg, ctx: _gdal_found_nothing(msg, ctx),
      _const("GDAL found no Zarr array it could open there (it says: no such file)")),
+    # netCDF-C writes uint8 as "<u1", a byte order on a one-byte type, which zarr 3.1 to 3.3 reject and 3.0 and
+    # 3.4 read (the same family as zarr-developers/zarr-python#3622, ">u1").
     (_matches(r"No Zarr data type found that matches \{'name': '([^']+)'"),
      _group(r"No Zarr data type found that matches \{'name': '([^']+)'", "this zarr rejects the data type '{0}'")),
+    # zarr-python writes a ZipStore's metadata again whenever it changes, leaving duplicate members
+    # (zarr-developers/zarr-python#3580, pydata/xarray#10827); TensorStore 0.1.86's zip kvstore refuses them.
     (_matches(r"Duplicate filename in ZIP"),
      _const("the zip has duplicate entries (metadata written twice), which this reader refuses")),
     (_matches(r"At least one ArrayBytesCodec is required"),
      _const("not valid Zarr v3: the codecs hold no array-to-bytes codec (a spec violation)")),
+    # GDAL (an array without nodata) and zarrita.js (its default) write `fill_value: null` in v3, which zarr 3.1
+    # and later reject; the v3 spec has no null fill value for numbers (zarr-developers/zarr-specs#328).
     (_matches(r"Invalid type: None\. Expected"), _const("this zarr rejects fill_value null")),
     (_matches(r"_ARRAY_DIMENSIONS|dimension[_ ]names"), _const("needs dimension names")),
     (_matches(r"missing 1 required positional argument: 'prototype'"),

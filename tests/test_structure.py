@@ -169,3 +169,19 @@ def test_listing_the_sessions_asks_no_index(tmp_path):
     for cell in load_matrix(ROOT / "matrix.yaml", locked=True).cells:
         assert f"cell({cell.id})" in done.stdout
     assert asked == []
+
+
+def test_the_readme_is_short_starts_with_the_two_commands_and_its_links_resolve():
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    blocks = re.findall(r"```bash\n(.*?)\n```", text, re.S)
+    assert blocks[:2] == ["python -m pip install nox uv && nox -s matrix",
+                          "python -m pip install nox uv && nox -s lint tests"]
+    assert "nox -s lint tests" in (ROOT / ".ci" / "run").read_text()
+    for link in re.findall(r"\]\(([^)#]+)\)", text):
+        assert (ROOT / link).exists(), link
+    for doc in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\(([^)#:]+)\)", doc.read_text()):
+            assert (doc.parent / link).exists(), (doc.name, link)

@@ -136,3 +136,37 @@ def test_a_release_the_index_lacks_runs_on_the_host_python_and_says_why(tmp_path
     assert cell.python == f"{sys.version_info.major}.{sys.version_info.minor}"
     assert "zarr 0.0.1 is not on the index" in cell.python_note
     assert "on the Python zarrmatrix runs on" in cell.python_note
+
+
+def test_configuration_is_the_schemas_defaults_the_file_and_the_flags_validated_alike(tmp_path):
+    from types import SimpleNamespace
+
+    from zarrmatrix.cli import overrides_from
+    from zarrmatrix.errors import UserError
+
+    body = ('schema_version: 1\ndefaults: {python: "3.11"}\nbench: {shape: [64, 64], chunks: [32, 32]}\n'
+            'cells:\n  - {library: zarr, versions: ["3.1.6"], roles: [read, bench]}\n')
+    path = write_matrix(tmp_path, body)
+    matrix = load_matrix(path)
+    assert matrix.docker.memory == "4g" and matrix.limits.compression_ratio == 1000 and matrix.bench.repeats == 7
+    assert matrix.cells[0].timeout_s == 120 and matrix.cells[0].backend == "auto"
+
+    def flags(**given):
+        names = ("base_image", "ca_bundle", "mnist_dir", "bench_shape", "bench_chunks", "bench_sizes",
+                 "bench_max_repeats", "bench_budget", "drop_caches")
+        return overrides_from(SimpleNamespace(**{**{n: None for n in names}, **given}))
+
+    bigger = load_matrix(path, overrides=flags(bench_shape=[128, 16], bench_max_repeats=60))
+    assert bigger.bench.shape == (128, 16) and bigger.bench.chunks == (32, 16) and bigger.bench.max_repeats == 60
+    for given, said in ((dict(bench_sizes=["4x"]), "--bench-sizes ['4x']: '4x': expected bytes, or with k"),
+                        (dict(bench_shape=[8, 8, 8], bench_chunks=[4, 4]), "--bench-chunks: has 2 dimensions"),
+                        (dict(bench_max_repeats=2), "--bench-max-repeats 2: 2 is less than the minimum of 3"),
+                        (dict(ca_bundle=str(tmp_path / "none.pem")), "--ca-bundle: "),
+                        (dict(base_image=["no-equals"]), "--base-image 'no-equals': expected PUBLIC=LOCAL")):
+        with pytest.raises(UserError) as caught:
+            load_matrix(path, overrides=flags(**given))
+        assert str(caught.value).startswith(said), str(caught.value)
+    wrong = write_matrix(tmp_path, body.replace("chunks: [32, 32]", "chunks: [32]"), "wrong.yaml")
+    with pytest.raises(MatrixError) as caught:
+        load_matrix(wrong)
+    assert caught.value.line == 3 and caught.value.key_path == "bench.chunks"

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -18,7 +17,7 @@ from .cli_args import build_parser
 from .consoles import message_console
 from .errors import UserError
 from .libraries import LIBRARIES
-from .matrix import SIZE, Matrix, load_matrix
+from .matrix import Matrix, Overrides, load_matrix
 
 
 def _probes_dir() -> Path:
@@ -30,21 +29,29 @@ def _probes_dir() -> Path:
     raise UserError("cannot find the probes folder next to the zarrmatrix package: reinstall it")
 
 
-def _with_docker_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
-    """The matrix's docker settings, with what the command line says on top."""
-    if not hasattr(args, "base_image"):
-        return matrix
-    mapping = dict(matrix.docker.base_images)
-    for item in args.base_image:
-        public, sep, local = item.partition("=")
-        if not sep or not public or not local:
-            raise UserError(f"--base-image {item!r}: expected PUBLIC=LOCAL, "
-                            "e.g. debian:bookworm-slim=zarrmatrix/debian:bookworm")
-        mapping[public] = local
-    if args.ca_bundle is not None and not args.ca_bundle.is_file():
-        raise UserError(f"--ca-bundle {args.ca_bundle}: no such file")
-    ca = str(args.ca_bundle) if args.ca_bundle else matrix.docker.ca_bundle
-    return replace(matrix, docker=replace(matrix.docker, base_images=mapping, ca_bundle=ca))
+def overrides_from(args: argparse.Namespace) -> Overrides:
+    """What the command line sets in matrix.yaml's sections; load_matrix merges and validates it with the file."""
+    out = Overrides()
+    if getattr(args, "base_image", None):
+        for item in args.base_image:
+            public, sep, local = item.partition("=")
+            if not sep or not public or not local:
+                raise UserError(f"--base-image {item!r}: expected PUBLIC=LOCAL, "
+                                "e.g. debian:bookworm-slim=zarrmatrix/debian:bookworm")
+            out.values.setdefault("docker", {}).setdefault("base_images", {})[public] = local
+        out.flags[("docker", "base_images")] = "--base-image"
+    flags = (("ca_bundle", "docker", "ca_bundle", "--ca-bundle", str), ("mnist_dir", "fixtures", "mnist_dir",
+             "--mnist-dir", str), ("bench_shape", "bench", "shape", "--bench-shape", list),
+             ("bench_chunks", "bench", "chunks", "--bench-chunks", list), ("bench_sizes", "bench", "sizes",
+             "--bench-sizes", list), ("bench_max_repeats", "bench", "max_repeats", "--bench-max-repeats", int),
+             ("bench_budget", "bench", "budget_s", "--bench-budget", float))
+    for attr, section, key, flag, kind in flags:
+        value = getattr(args, attr, None)
+        if value is not None:
+            out.set(section, key, kind(value), flag)
+    if getattr(args, "drop_caches", False):
+        out.set("bench", "drop_caches", True, "--drop-caches")
+    return out
 
 
 class Terminated(KeyboardInterrupt):
@@ -62,7 +69,7 @@ def _load(args: argparse.Namespace, console: Console) -> Matrix:
     """The matrix, its versions rules resolved (fresh from the index for `lock`), each resolution printed."""
     upgrade = args.command == "lock" and args.upgrade
     locked = False if upgrade else None if args.command == "lock" else args.locked
-    matrix = load_matrix(args.matrix, locked=locked, refresh=upgrade)
+    matrix = load_matrix(args.matrix, locked=locked, refresh=upgrade, overrides=overrides_from(args))
     for resolution in matrix.resolutions:
         console.print(f"versions: {escape(resolution.describe())}")
     return matrix
@@ -77,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         # The report commands read results alone: they work without a matrix file.
-        matrix = None if args.command in WITHOUT_MATRIX else _with_docker_options(_load(args, console), args)
+        matrix = None if args.command in WITHOUT_MATRIX else _load(args, console)
         return COMMANDS[args.command](args, matrix, console)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -124,35 +131,12 @@ def _layout(args, reports: Path | None = None, fixtures: Path | None = None):
                   fixtures_dir=None if fixtures is None else fixtures.resolve())
 
 
-def _with_bench_options(matrix: Matrix, args: argparse.Namespace) -> Matrix:
-    shape = tuple(args.bench_shape or matrix.bench.shape)
-    chunks = tuple(args.bench_chunks or (matrix.bench.chunks if not args.bench_shape else
-                                         [min(c, s) for c, s in zip(matrix.bench.chunks, shape)]))
-    if len(shape) != len(chunks) or min(shape + chunks) < 1:
-        raise UserError(f"--bench-shape {shape} and --bench-chunks {chunks} must have the same, "
-                        "positive, dimensions")
-    sizes = () if args.bench_shape else tuple(args.bench_sizes or matrix.bench.sizes)
-    for size in sizes:
-        if not SIZE.fullmatch(size):
-            raise UserError(f"--bench-sizes {size!r}: expected bytes, or with k, m or g (e.g. 4m, 1g)")
-    max_repeats = args.bench_max_repeats or matrix.bench.max_repeats
-    budget = args.bench_budget or matrix.bench.budget_s
-    if max_repeats < matrix.bench.repeats or budget <= 0:
-        raise UserError(f"--bench-max-repeats {max_repeats} must be at least bench.repeats "
-                        f"({matrix.bench.repeats}), and --bench-budget {budget:g} positive")
-    return replace(matrix, bench=replace(matrix.bench, shape=shape, chunks=chunks, sizes=sizes,
-                                         max_repeats=max_repeats, budget_s=budget,
-                                         drop_caches=args.drop_caches or matrix.bench.drop_caches))
-
-
 def _run(args, matrix: Matrix, console: Console) -> int:
     from .runner import Runner
 
-    matrix = _with_bench_options(matrix, args)
     cells = matrix.select(args.cells)
     runner = Runner(matrix, _layout(args), backend_choice=args.backend, jobs=args.jobs, console=console,
-                    isolation=args.isolation, fresh=args.fresh,
-                    mnist_dir=args.mnist_dir)
+                    isolation=args.isolation, fresh=args.fresh)
     runs = runner.run(cells, phases=args.phase)
     for run in runs:
         reads = [r for r in run.records if r.KIND == "read"]

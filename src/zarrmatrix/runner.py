@@ -52,14 +52,13 @@ class Runner:
     folder keeps what they found (results_folder.py)."""
 
     def __init__(self, matrix: Matrix, layout: Layout, *, backend_choice: str | None = None, jobs: int = 2,
-                 console: Console | None = None, mnist_dir: str | None = None,
+                 console: Console | None = None,
                  selector: backends.Selector | None = None, isolation: str = "fork", fresh: bool = False,
                  lock: bool = True):
         self.matrix = matrix
         self.layout = layout
         self.backend_choice = backend_choice
         self.console = console or message_console()
-        self.mnist_dir = mnist_dir
         self.selector = selector or backends.Selector(matrix, layout.work, self.console)
         self.executor = Executor(jobs, self.console, isolation)
         self.results = ResultsFolder(layout.reports, self.console)
@@ -176,7 +175,7 @@ class Runner:
         from .mnist import prepare
 
         # Copied below the scratch folder, which every backend's probes can see.
-        folder, note = prepare(self.mnist_dir or self.matrix.fixtures.mnist_dir,
+        folder, note = prepare(self.matrix.fixtures.mnist_dir,
                                download=self.matrix.fixtures.mnist_download,
                                into=self.layout.scratch / "mnist")
         self.console.print(f"MNIST: {escape(note)}")

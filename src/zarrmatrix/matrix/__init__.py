@@ -5,6 +5,7 @@ matrix.yaml is read once, into frozen dataclasses. Every error names the file, t
 was expected, so that a typo never reaches a subprocess.
 """
 
+from .config import Overrides
 from .load import load_matrix, schema
 from .model import (
     IMAGE_PYTHONS,
@@ -21,4 +22,4 @@ from .model import (
 )
 
 __all__ = ["IMAGE_PYTHONS", "SIZE", "BenchConfig", "Cell", "DockerConfig", "FixtureConfig", "ImageSpec", "Limits",
-           "Matrix", "MatrixError", "load_matrix", "schema", "size_bytes"]
+           "Matrix", "MatrixError", "Overrides", "load_matrix", "schema", "size_bytes"]

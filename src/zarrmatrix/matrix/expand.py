@@ -51,7 +51,7 @@ def _requirements(entry: CommentedMap, at: list[Any], runtime: Runtime, fail, re
 
 
 def python_request(entry: CommentedMap, defaults: dict) -> str:
-    return str(entry.get("python") or defaults.get("python") or "auto")
+    return str(entry.get("python") or defaults["python"])
 
 
 def _python(lib, version: str | None, requirements: list[str], request: str, at: list[Any], fail,
@@ -212,8 +212,8 @@ def expand(entry: CommentedMap, at: list[Any], defaults: dict, fail, resolver: R
                 requirements=tuple(requirements),
                 roles=cell_roles,
                 writes=cell_writes,
-                backend=str(entry.get("backend") or defaults.get("backend") or "auto"),
-                timeout_s=float(entry.get("timeout_s") or defaults.get("timeout_s") or 120),
+                backend=str(entry.get("backend") or defaults["backend"]),
+                timeout_s=float(entry.get("timeout_s") or defaults["timeout_s"]),
                 image=image,
                 versions_rule=rule,
             )

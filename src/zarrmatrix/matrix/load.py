@@ -21,8 +21,9 @@ from ruamel.yaml.events import AliasEvent
 from ..libraries import LIBRARIES, fixture_kinds
 from ..safefs import UnsafeInput, read_regular
 from ..versions import Resolver
+from .config import SECTIONS, Overrides, merged, schema_defaults, typed
 from .expand import expand
-from .model import BenchConfig, Cell, DockerConfig, FixtureConfig, Limits, Matrix, MatrixError
+from .model import Cell, Matrix, MatrixError
 
 MATRIX_MAX_BYTES = 16 << 20
 
@@ -108,7 +109,8 @@ def _finite(path: Path, root: Any) -> None:
     walk(root, [])
 
 
-def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool = False) -> Matrix:
+def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool = False,
+                overrides: Overrides | None = None) -> Matrix:
     """The matrix file, validated and expanded into cells. `versions` rules, and the Pythons each release
     supports, come from the lock file beside it where it holds them, else from the index; only from the lock
     file when `locked` (or $ZARRMATRIX_LOCKED); only from the index when `locked` is False (see Resolver)."""
@@ -139,19 +141,21 @@ def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool =
     if root is None:
         raise MatrixError(path, "", None, "the file is empty; expected a mapping with 'cells'")
     _finite(path, root)
-    validator = jsonschema.Draft202012Validator(schema())
+    data = schema()
+    validator = jsonschema.Draft202012Validator(data)
     errors = sorted(validator.iter_errors(root), key=lambda e: (len(e.absolute_path), str(e.path)))
     if errors:
         key_path, message = _describe(errors[0])
         raise MatrixError(path, _key_path(key_path), _line_of(root, key_path), message)
-    return _build(path, root, Resolver(path, locked=locked, refresh=refresh))
+    return _build(path, root, Resolver(path, locked=locked, refresh=refresh), data, overrides or Overrides())
 
 
-def _build(path: Path, root: CommentedMap, resolver: Resolver) -> Matrix:
+def _build(path: Path, root: CommentedMap, resolver: Resolver, data: dict[str, Any], overrides: Overrides
+           ) -> Matrix:
     def fail(key_path: list[Any], message: str) -> MatrixError:
         return MatrixError(path, _key_path(key_path), _line_of(root, key_path), message)
 
-    defaults = root.get("defaults", {}) or {}
+    defaults = {**schema_defaults(data, "defaults"), **(root.get("defaults") or {})}
     cells: list[Cell] = []
     seen: dict[str, list[Any]] = {}
     for index, entry in enumerate(root["cells"]):
@@ -161,32 +165,8 @@ def _build(path: Path, root: CommentedMap, resolver: Resolver) -> Matrix:
             seen[cell.id] = ["cells", index]
             cells.append(cell)
 
-    bench_raw = root.get("bench", {}) or {}
-    bench = BenchConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in bench_raw.items()}
-    )
-    if len(bench.chunks) != len(bench.shape):
-        raise fail(["bench", "chunks"], f"has {len(bench.chunks)} dimensions, shape has {len(bench.shape)}")
-    if bench.max_repeats < bench.repeats:
-        raise fail(["bench", "max_repeats"], f"is {bench.max_repeats}, below repeats ({bench.repeats})")
-
-    docker_raw = root.get("docker", {}) or {}
-    docker = DockerConfig(
-        base_images=dict(docker_raw.get("base_images", {}) or {}),
-        ca_bundle=docker_raw.get("ca_bundle"),
-        memory=docker_raw.get("memory", "4g"),
-        pids=int(docker_raw.get("pids", 512)),
-    )
-    fixtures_raw = root.get("fixtures", {}) or {}
-    fixtures = FixtureConfig(
-        mnist_dir=fixtures_raw.get("mnist_dir"),
-        mnist_download=bool(fixtures_raw.get("mnist_download", True)),
-    )
-    limits_raw = root.get("limits", {}) or {}
-    limits = Limits(probe_memory=str(limits_raw.get("probe_memory", Limits.probe_memory)),
-                    unzipped=str(limits_raw.get("unzipped", Limits.unzipped)),
-                    compression_ratio=float(limits_raw.get("compression_ratio", Limits.compression_ratio)))
-    return Matrix(path=path, cells=tuple(cells), bench=bench, docker=docker, fixtures=fixtures, limits=limits,
-                  resolutions=tuple(resolver.resolutions), pythons=resolver.pythons)
+    sections = {name: typed(name, merged(data, root, name, overrides, fail)) for name in SECTIONS}
+    return Matrix(path=path, cells=tuple(cells), **sections, resolutions=tuple(resolver.resolutions),
+                  pythons=resolver.pythons)
 
 

@@ -127,17 +127,19 @@ class Cell:
 
 @dataclass(frozen=True)
 class BenchConfig:
-    shape: tuple[int, ...] = (1024, 1024)
-    chunks: tuple[int, ...] = (256, 256)
-    dtype: str = "int32"
-    repeats: int = 7
-    max_repeats: int = 50
-    within: float = 0.05
-    budget_s: float = 60.0
-    sizes: tuple[str, ...] = ()
-    drop_caches: bool = False
-    stores: tuple[str, ...] = ("zip", "fsspec-memory", "directory", "zarr-memory")
-    compressors: tuple[str, ...] = ("default", "none")
+    """The store benchmark (matrix.yaml's `bench`; the defaults are the schema's)."""
+
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    dtype: str
+    repeats: int
+    max_repeats: int
+    within: float
+    budget_s: float
+    sizes: tuple[str, ...]
+    drop_caches: bool
+    stores: tuple[str, ...]
+    compressors: tuple[str, ...]
 
     # The chunk rule of a size sweep: square chunks of at most this many elements a side.
     SWEEP_CHUNK_SIDE = 512
@@ -171,10 +173,10 @@ class BenchConfig:
 
 @dataclass(frozen=True)
 class DockerConfig:
-    base_images: dict[str, str] = field(default_factory=dict)
-    ca_bundle: str | None = None
-    memory: str = "4g"
-    pids: int = 512
+    base_images: dict[str, str]
+    ca_bundle: str | None
+    memory: str
+    pids: int
 
 
 # The form of a size, as the schema's "size" pattern has it: bytes, or with k, m or g.
@@ -191,9 +193,9 @@ def size_bytes(text: str) -> int:
 class Limits:
     """Bounds on what hostile input may cost: a probe's memory in a venv, and what a control may unzip to."""
 
-    probe_memory: str = "4g"
-    unzipped: str = "4g"
-    compression_ratio: float = 1000.0
+    probe_memory: str
+    unzipped: str
+    compression_ratio: float
 
     def extraction(self) -> ExtractionLimits:
         return ExtractionLimits(max_bytes=size_bytes(self.unzipped), max_ratio=self.compression_ratio)
@@ -201,8 +203,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class FixtureConfig:
-    mnist_dir: str | None = None
-    mnist_download: bool = True
+    mnist_dir: str | None
+    mnist_download: bool
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ class Matrix:
     bench: BenchConfig
     docker: DockerConfig
     fixtures: FixtureConfig
-    limits: Limits = Limits()
+    limits: Limits
     # How each `versions` rule was resolved, in file order.
     resolutions: tuple[Resolution, ...] = ()
     # (registry, package) -> version -> the Python minor versions it supports: what the lock file keeps.

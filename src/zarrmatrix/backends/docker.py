@@ -26,8 +26,8 @@ from ..libraries import LIBRARIES
 from ..matrix import Cell, DockerConfig
 from ..process import ProcessResult, run_process, start_process
 from .base import Backend, EnvFailed, Environment, Mounts
+from .host import SINGLE_THREADED
 from .node import lay_node_probes
-from .venv import SINGLE_THREADED
 
 BUILD_TIMEOUT_S = 1800
 DOCKER_TIMEOUT_S = 120

@@ -18,7 +18,7 @@ from ..matrix import Cell
 from ..process import ProcessResult, run_process, start_process
 from ..tls import ca_bundle
 from .base import Backend, EnvFailed, Environment, Mounts
-from .venv import INSTALL_TIMEOUT_S, READY, memory_limit_facts, memory_limited, outliving_guard, probe_environ
+from .host import INSTALL_TIMEOUT_S, READY, memory_limit_facts, memory_limited, outliving_guard, probe_environ
 
 # The Node probes, and the reference arrays the writer reads.
 NODE_PROBES = ("*.mjs", "reference_arrays.json")

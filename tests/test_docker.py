@@ -203,3 +203,25 @@ def test_a_node_cell_runs_in_its_image(engine, tmp_path):
     assert by_zarr["verdict"] == "pass"
     assert {a["path"]: a["sha256"] for a in by_zarr["arrays"]} == reference_checksums()
     assert running_containers() == []
+
+
+def test_auto_runs_a_cell_on_the_host_where_its_image_cannot_be_built(engine, tmp_path):
+    """An engine answers, but no registry does: the image of a zarr cell cannot be built for want of its base
+    (python:3.11-slim, mapped to nothing), so `auto` runs the cell in a uv environment and says why; a cell that
+    needs its image stays env-failed."""
+    if subprocess.run(["docker", "image", "inspect", "python:3.11-slim"], capture_output=True).returncode == 0:
+        pytest.skip("python:3.11-slim is here: its image would build")
+    matrix = write_matrix(tmp_path, "schema_version: 1\ndefaults: {timeout_s: 120, python: '3.11'}\ncells:\n"
+                          + zarr_cell("3.1.6", "write, read", "zipstore-v3")
+                          + "  - library: gdal\n    id: gdal-nowhere\n    image: {dockerfile: gdal, base: "
+                            "'debian:no-such-suite'}\n    roles: [read]\n")
+    done = zarrmatrix("run", "--matrix", str(matrix), "--reports", str(tmp_path / "reports"), "--work",
+                      str(tmp_path / "work"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ran = json.loads((tmp_path / "reports" / "results" / "zarr-3.1.6.json").read_text())
+    assert ran["status"] == "ok" and ran["cell"]["backend"] == "venv"
+    assert "docker: base image python:3.11-slim cannot be pulled" in ran["environment"]["fallback"]
+    assert "ran in a venv environment instead" in ran["environment"]["fallback"]
+    assert {r["verdict"] for r in ran["records"] if r["kind"] == "read" and r["method"] == "store-object"} == {"pass"}
+    image_only = json.loads((tmp_path / "reports" / "results" / "gdal-nowhere.json").read_text())
+    assert image_only["status"] == "env-failed" and "cannot be pulled" in image_only["status_reason"]

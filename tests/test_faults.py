@@ -420,3 +420,28 @@ def test_check_takes_the_lock_before_it_replaces_anything(tmp_path):
         done = zarrmatrix("check", str(mine), "--matrix", str(matrix), "--out", str(out), cwd=tmp_path)
     assert done.returncode == 2 and "in use by another zarrmatrix run" in done.stderr
     assert (out / "fixtures" / "earlier.zip").read_bytes() == b"an earlier check's copy"
+
+
+FOLDERS_SLOW = FOLDERS_HANG.replace("time.sleep(3600)", "time.sleep(6)")
+
+
+@pytest.mark.integration
+def test_a_timeout_is_confirmed_alone_before_it_is_a_verdict(tmp_path, work_dir, probes_copy):
+    """Folder attempts that take 6 s against a 4 s limit: each times out beside the others, then passes alone at
+    twice the limit, and says how slow it was. The zip attempts are not touched."""
+    args = writer_reader_run(tmp_path, work_dir, probes_copy, "fork", timeout_s=4)
+    assert subprocess.run(args + ["--phase", "write"], cwd=tmp_path, capture_output=True, timeout=600).returncode == 0
+    (probes_copy / "read_zarr.py").rename(probes_copy / "_real_read_zarr.py")
+    (probes_copy / "read_zarr.py").write_text(FOLDERS_SLOW)
+    (probes_copy / "hang-on-folders").touch()
+    done = subprocess.run(args + ["--phase", "read"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    reads = [r for r in json.loads((tmp_path / "reports" / "results" / "zarr-3.1.6.json").read_text())["records"]
+             if r["kind"] == "read"]
+    folders = [r for r in reads if r["variant"] == "folder" and r["method"] == "store-object"]
+    assert folders and all(r["verdict"] == "pass" for r in folders), folders
+    for r in folders:
+        assert "slow: past the 4 s limit beside other attempts" in r["reason"] and r["confirmed_alone"] is True
+        assert 3.5 < r["first_attempt_s"] < 8 and 5.5 < r["seconds"] < 8
+    assert "timed out at 4 s; alone at 8 s: pass" in done.stderr.replace("\n", " ")
+    assert all("confirmed_alone" not in r for r in reads if r["variant"] == "zip")

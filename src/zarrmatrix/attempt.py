@@ -239,13 +239,15 @@ class ReproCommand:
 
 def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, method: str | None, *,
                  expected: Sequence[dict[str, Any]] | None, repro: str,
-                 failed_listing: ProcessResult | None = None, server: AttemptServer | None = None) -> ReadRecord:
-    """Open `fixture` (its zip, or its unzipped control) with one `method` of the cell's probe.
+                 failed_listing: ProcessResult | None = None, server: AttemptServer | None = None,
+                 timeout: float | None = None) -> ReadRecord:
+    """Open `fixture` (its zip, or its unzipped control) with one `method` of the cell's probe, within `timeout`
+    (the cell's own by default).
 
     `method` None means the probe could not even list its methods: its import
     failure is the verdict (the listing's run, or a new one)."""
     cell = env.cell
-    timeout = cell.timeout_s
+    timeout = timeout or cell.timeout_s
     ctx = Context(cell.library, None, fixture.zarr_format, variant)
 
     def record(judgement: Judgement, *, call: str, seconds: float, seen: dict[str, Any] | None = None

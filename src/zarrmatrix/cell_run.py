@@ -71,6 +71,8 @@ class CellRun:
     journal: Journal | None = None
     resumed: int = 0
     probe_digest: str | None = None
+    # Where `auto` could not build the cell's image and ran it on the host instead: why.
+    fallback: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -105,6 +107,7 @@ class CellRun:
                 "probe_env": None if self.env is None else self.env.probe_env(),
                 "limits": None if self.env is None else self.env.limits(),
                 "isolation": self.isolation,
+                "fallback": self.fallback,
                 "resumed_attempts": self.resumed,
             },
             host=host_facts(),

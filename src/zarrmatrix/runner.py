@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from . import backends
 from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attempt, run_attempt
-from .backends.base import Environment
+from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
 from .cell_run import CellRun, Layout
 from .consoles import message_console
@@ -135,7 +135,19 @@ class Runner:
         backend = self.selector.backend(run.backend)
         try:
             env = backend.provision(run.cell, self.layout.mounts())
-        except Exception as exc:  # EnvFailed, or anything else: this cell fails, the others go on
+        except EnvFailed as exc:
+            instead = self.selector.fallback(run.cell, self.backend_choice, run.backend, exc)
+            if instead is None:
+                run.status, run.status_reason = CellStatus.ENV_FAILED, str(exc)
+                self.console.print(f"[red]{escape(run.cell.id)}: environment failed[/]: "
+                                   f"{escape(str(exc).strip()[:300])}")
+                return
+            run.fallback = f"{exc}; ran in a {instead.name} environment instead"
+            run.backend = instead.name
+            self.console.print(f"[yellow]{escape(run.cell.id)}: {escape(run.fallback)}[/]")
+            self._provision_one(run, envs)
+            return
+        except Exception as exc:  # anything else: this cell fails, the others go on
             run.status, run.status_reason = CellStatus.ENV_FAILED, str(exc)
             self.console.print(f"[red]{escape(run.cell.id)}: environment failed[/]: "
                                f"{escape(str(exc).strip()[:300])}")
@@ -215,10 +227,15 @@ class Runner:
                               for r in self.results.open_journal(run, fixtures, fresh=self.fresh)}
                 for run in readers}
         tasks = read_tasks(readers, fixtures, done)
+        self._timed_out: list[tuple[tuple, ReadRecord]] = []
         try:
             self.parallel([r for r in readers if r.methods and any(t[0] is r for t in tasks)],
                           self.executor.start_server, "starting attempt servers")
             self.parallel(tasks, self._read_task, "reading fixtures")
+            # One at a time: an attempt confirmed alone has the machine to itself.
+            for task, first in self._timed_out:
+                if not self.stopping.is_set():
+                    self._confirm_timeout(task, first)
         finally:
             self.executor.close_servers()
         for run in readers:
@@ -241,6 +258,31 @@ class Runner:
         # An attempt the stop cut short says nothing about the library: it is neither kept nor journaled.
         if self.stopping.is_set():
             return
+        if record.verdict is Verdict.TIMEOUT:
+            # Beside other attempts on a loaded machine a slow read can pass its limit: confirmed alone first.
+            with self._envs_lock:
+                self._timed_out.append((task, record))
+            return
+        run.add(record)
+        run.journal.append(record)
+
+    def _confirm_timeout(self, task: tuple, first: ReadRecord) -> None:
+        """A timed-out attempt once more, alone, at twice the limit: `timeout` only if it times out again;
+        otherwise what it found, with both durations and the slowness in the reason."""
+        run, fixture, variant, method = task
+        limit = run.cell.timeout_s
+        repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or IMPORT, variant)
+        record = read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays, repro=repro,
+                              failed_listing=run.failed_listing, server=run.server, timeout=2 * limit)
+        record.extra.update(first_attempt_s=first.seconds, confirmed_alone=True)
+        if record.verdict is Verdict.TIMEOUT:
+            record.reason = f"killed after the {limit:g} s limit, and again alone after {2 * limit:g} s"
+        else:
+            record.reason = (f"{record.reason} (slow: past the {limit:g} s limit beside other attempts, "
+                             f"{record.seconds:.0f} s alone)")
+        self.console.print(f"{escape(run.cell.id)}: {escape(fixture.name)} ({variant}, {escape(method or IMPORT)}) "
+                           f"timed out at {limit:g} s; alone at {2 * limit:g} s: {record.verdict.value} "
+                           f"in {record.seconds:.0f} s")
         run.add(record)
         run.journal.append(record)
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 from ..libraries import LIBRARIES
 from ..matrix import Cell, Matrix, size_bytes
 from ..process import run_process
-from .base import Backend, EnvFailed, Environment, Mounts
+from .base import Backend, BaseImageUnavailable, EnvFailed, Environment, Mounts
 from .venv import VenvBackend
 
 __all__ = ["Backend", "EnvFailed", "Environment", "Mounts", "Selector", "docker_answers"]
@@ -94,6 +94,18 @@ class Selector:
         if wanted == "docker" or cell.needs_docker:
             return Decision("none", None, f"skipped: needs docker ({said})")
         return self._venv(cell)
+
+    def fallback(self, cell: Cell, requested: str | None, failed: str, error: Exception) -> Decision | None:
+        """Where an image could not be built for want of its base image, `auto` runs a cell that needs no image
+        on the host instead: whatever works here. None where it cannot."""
+        wanted = requested or cell.backend
+        if wanted != "auto" or failed != "docker" or cell.needs_docker or not isinstance(error, BaseImageUnavailable):
+            return None
+        if LIBRARIES[cell.library].runtime.host_backend == "node":
+            decision = self._choose_node("venv")
+        else:
+            decision = self._venv(cell)
+        return decision if decision.backend is not None else None
 
     def _venv(self, cell: Cell) -> Decision:
         """A uv environment, where an interpreter the cell's releases support is here."""

@@ -17,6 +17,11 @@ class EnvFailed(Exception):
     """The environment could not be built; the message is the installer's own."""
 
 
+class BaseImageUnavailable(EnvFailed):
+    """An image could not be built for want of its base image: no registry answers, and no local image stands in
+    for it. A cell that needs no image can run on the host instead (`auto`)."""
+
+
 @dataclass(frozen=True)
 class Mounts:
     """The host folders a probe sees: the probes (read-only), the fixtures

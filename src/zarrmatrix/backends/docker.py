@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from .. import tls
 from ..libraries import LIBRARIES
 from ..matrix import Cell, DockerConfig
 from ..process import ProcessResult, run_process, start_process
-from .base import Backend, EnvFailed, Environment, Mounts
+from .base import Backend, BaseImageUnavailable, EnvFailed, Environment, Mounts
 from .host import SINGLE_THREADED
 from .node import lay_node_probes
 
@@ -35,6 +36,10 @@ DOCKER_TIMEOUT_S = 120
 CLIENT_GRACE_S = 30
 IN_CONTAINER = {"probes": "/zm/probes", "fixtures": "/zm/fixtures", "work": "/zm/work"}
 DOCKER_DIR = Path(__file__).resolve().parents[3] / "docker"
+# What docker build says when the base image cannot be had: no registry, no name resolution, no such image.
+PULL_FAILED = (r"pull access denied|no such host|failed to resolve source metadata|manifest unknown|"
+               r"failed to do request|dial tcp|i/o timeout|server misbehaving|TLS handshake timeout|"
+               r"repository does not exist|not found: manifest")
 # Every container of a run carries it, so that a test (or a person) can see none is left behind.
 CONTAINER_LABEL = "zarrmatrix.container=1"
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGKILL}
@@ -252,5 +257,10 @@ class DockerBackend(Backend):
             )
         finally:
             shutil.rmtree(context, ignore_errors=True)
+        if result.returncode != 0 and re.search(PULL_FAILED, result.stderr + result.stdout):
+            said = next((line.strip() for line in (result.stderr + result.stdout).splitlines()
+                         if re.search(PULL_FAILED, line)), "")
+            raise BaseImageUnavailable(f"docker: base image {self.base_image(cell)} cannot be pulled (no registry "
+                                       f"answers, and no local image stands in for it: --base-image): {said[:300]}")
         if result.returncode != 0 or result.timed_out:
             raise EnvFailed(f"docker build of {cell.id} from {self.base_image(cell)} failed:\n{result.tail(4000)}")

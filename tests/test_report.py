@@ -225,3 +225,13 @@ def test_each_release_against_the_one_before_it(tmp_path):
     text = releases_markdown(changes)
     assert "zarr-python 3.4.2 (zarr-3.4.2) after 3.3.0: reads 1 fixtures 3.3.0 did not (b.zip); rejects 1 that " \
            "3.3.0 read (c.zip)" in text
+
+
+def test_each_reader_names_its_slowest_reads(results_dir):
+    from zarrmatrix.report.html import render_html
+
+    slow = result("zarr-9.0", "zarr", "9.0", [read("zarr-9.0", "zarr", "big.zip", "pass", seconds=214.5),
+                                              read("zarr-9.0", "zarr", "small.zip", "pass", seconds=0.2)])
+    page = render_html(build_model([slow]))
+    assert "slowest reads" in page and "214.5 s: big.zip (zip, m)" in page
+    assert page.index("214.5 s: big.zip") < page.index("0.2 s: small.zip")

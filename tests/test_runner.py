@@ -312,3 +312,19 @@ def test_a_result_of_schema_version_1_is_read_without_a_probe_digest(tmp_path):
     path.write_text(json.dumps(data))
     old = load_result(path)
     assert old.schema_version == 2 and old.probe_digest is None
+
+
+def test_the_slowest_reads_of_the_last_run_start_first():
+    from types import SimpleNamespace
+
+    from zarrmatrix.plan import read_tasks
+
+    a, b = (SimpleNamespace(cell=SimpleNamespace(id=name), methods=["m"]) for name in "ab")
+    f1, f2 = SimpleNamespace(name="f1.zip"), SimpleNamespace(name="f2.zip")
+    took = {("b", "f2.zip", "zip", "m"): 200.0, ("a", "f1.zip", "folder", "m"): 5.0}
+    order = [(t[0].cell.id, t[1].name, t[2]) for t in read_tasks([a, b], [f1, f2], {}, took)]
+    assert order == [("b", "f2.zip", "zip"), ("a", "f1.zip", "folder"), ("a", "f1.zip", "zip"), ("a", "f2.zip", "zip"),
+                     ("a", "f2.zip", "folder"), ("b", "f1.zip", "zip"), ("b", "f1.zip", "folder"),
+                     ("b", "f2.zip", "folder")]
+    done = {"b": {("f2.zip", "zip", "m")}}
+    assert ("b", "f2.zip", "zip") not in [(t[0].cell.id, t[1].name, t[2]) for t in read_tasks([a, b], [f1, f2], done)]

@@ -81,10 +81,13 @@ def judge_against_reference(manifest: Manifest, reads: list[ReadRecord]) -> None
             record.reason = f"{DISAGREE} with the reference ({manifest.reference}): {differ}"
 
 
-def read_tasks(readers: Sequence[Reader], fixtures: Sequence[Fixture],
-               done: dict[str, set[tuple[str, str, str]]]) -> list[tuple[Reader, Fixture, str, str | None]]:
+def read_tasks(readers: Sequence[Reader], fixtures: Sequence[Fixture], done: dict[str, set[tuple[str, str, str]]],
+               took: dict[tuple[str, str, str, str], float] | None = None
+               ) -> list[tuple[Reader, Fixture, str, str | None]]:
     """(reader, fixture, variant, method) for every attempt not already `done` (by cell id: fixture, variant,
-    method). A reader whose probe listed no method makes one attempt per zip, whose verdict is its import."""
+    method), longest first by what each `took` last time (cell, fixture, variant, method: seconds), so that the
+    slow reads start at once and the quick ones fill the cores around them; unknown ones keep their order, after.
+    A reader whose probe listed no method makes one attempt per zip, whose verdict is its import."""
     tasks = []
     for run in readers:
         finished = done.get(run.cell.id, set())
@@ -93,7 +96,13 @@ def read_tasks(readers: Sequence[Reader], fixtures: Sequence[Fixture],
         for fixture in fixtures:
             tasks.extend((run, fixture, variant, method) for variant, method in wanted
                          if (fixture.name, variant, method or IMPORT) not in finished)
-    return tasks
+    took = took or {}
+    return sorted(tasks, key=lambda t: -took.get((t[0].cell.id, t[1].name, t[2], t[3] or IMPORT), 0.0))
+
+
+def durations(records: Sequence[Record]) -> dict[tuple[str, str, str, str], float]:
+    """What each read attempt took: (cell, fixture, variant, method) -> seconds."""
+    return {(r.reader, r.fixture, r.variant, r.method): r.seconds for r in records if isinstance(r, ReadRecord)}
 
 
 def link_controls(records: list[Record]) -> None:

@@ -29,7 +29,14 @@ from .execute import Executor, clean_stale_scratch
 from .fixtures import Fixture, discover, manifest_path, remove_written_by
 from .libraries import LIBRARIES
 from .matrix import Cell, Matrix
-from .plan import judge_against_reference, link_controls, read_tasks, reference_arrays, reference_candidates
+from .plan import (
+    durations,
+    judge_against_reference,
+    link_controls,
+    read_tasks,
+    reference_arrays,
+    reference_candidates,
+)
 from .probe_files import probe_digest
 from .records import (
     CellStatus,
@@ -38,7 +45,7 @@ from .records import (
     ReadRecord,
     Verdict,
 )
-from .results import write_text
+from .results import read_result, write_text
 from .results_folder import ResultsFolder
 from .verdicts import Context, judge
 from .zipfacts import inspect_zip
@@ -226,7 +233,11 @@ class Runner:
         done = {run.cell.id: {(r.fixture, r.variant, r.method)
                               for r in self.results.open_journal(run, fixtures, fresh=self.fresh)}
                 for run in readers}
-        tasks = read_tasks(readers, fixtures, done)
+        took = {}
+        for run in readers:
+            previous = read_result(self.layout.results / f"{run.cell.id}.json")
+            took.update(durations(previous.records) if previous else {})
+        tasks = read_tasks(readers, fixtures, done, took)
         self._timed_out: list[tuple[tuple, ReadRecord]] = []
         try:
             self.parallel([r for r in readers if r.methods and any(t[0] is r for t in tasks)],

@@ -60,7 +60,7 @@ def _hover(summary: Summary) -> str:
         f"control (unzipped folder): {e(summary.control_verdict or '—')}",
     ]
     if b:
-        lines.append(f"method: {e(b.method)}")
+        lines.append(f"method: {e(b.method)}, {b.seconds:g} s")
         lines.append(f"call: {e(_clip(b.call, 200))}")
         if b.error_type:
             lines.append(f"error: {e(b.error_type)}: {e(_clip(b.error_message, 200))}")
@@ -217,14 +217,16 @@ def _findings(model: ReportModel) -> str:
         counts = {v: sum(c.verdict == v for c in cells) for v in VERDICTS}
         zip_only = [c for c in cells if c.zip_specific]
         reasons = sorted({c.reason.split(" — ")[0] for c in cells if c.verdict not in ("pass",)})
+        slow = sorted((a for c in cells for a in c.attempts), key=lambda a: -a.seconds)[:3]
         rows.append([
             e(reader.label), e(reader.id),
             " ".join(f"{_badge(v)}&nbsp;{counts[v]}" for v in VERDICTS if counts[v]),
             e(str(len(zip_only))),
             "<br>".join(e(_clip(r, 140)) for r in reasons[:5]),
+            "<br>".join(e(f"{a.seconds:.1f} s: {a.fixture} ({a.variant}, {a.method})") for a in slow),
         ])
-    return _table(["reader", "cell", "verdicts over all fixtures", "zip-specific failures", "reasons seen"],
-                  rows, "findings")
+    return _table(["reader", "cell", "verdicts over all fixtures", "zip-specific failures", "reasons seen",
+                   "slowest reads"], rows, "findings")
 
 
 def _details(model: ReportModel) -> str:

@@ -86,4 +86,3 @@ NODE = Runtime("node", "mjs", "npm", "node", "node", chooses_interpreter=False, 
                implicit=(), pin=_npm_pin, version=_npm_version,
                package_of=lambda requirement: requirement.rsplit("@", 1)[0],
                base_image=lambda python: "debian:bookworm-slim", exact=lambda v: v)
-RUNTIMES = {r.name: r for r in (PYTHON, NODE)}

@@ -75,12 +75,6 @@ def find_store(names: list[str]) -> tuple[str | None, int | None, list[str]]:
     return root, min(formats[t] for t in tops), parts
 
 
-def find_root(names: list[str]) -> tuple[str | None, int | None]:
-    """The folder of the zip that holds the Zarr root, and its format."""
-    root, fmt, _ = find_store(names)
-    return root, fmt
-
-
 def metadata_first(order: list[str], root: str) -> bool:
     """RFC-9's order: the root zarr.json first, the other zarr.json files right after it, breadth-first."""
     meta = [n for n in order if PurePosixPath(n).name == "zarr.json"]

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -82,6 +83,8 @@ def _admits(requires: str | None, minor: str) -> bool:
 
 
 def _candidates(named: str | None) -> list[str]:
+    """Where to look, in order: `named` alone where given; else the interpreter zarrmatrix runs on, `python3.N`
+    on PATH and pyenv's versions (uv's own list comes on top of these, in `_available`)."""
     if named is not None:
         return [p for p in named.split(os.pathsep) if p]
     # The interpreter zarrmatrix runs on, by its base installation where that is a virtual environment.
@@ -93,41 +96,65 @@ def _candidates(named: str | None) -> list[str]:
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     if pyenv.is_dir():
         found += [str(p / "bin" / "python3") for p in sorted(pyenv.iterdir()) if (p / "bin" / "python3").exists()]
-    uv = shutil.which("uv")
-    if uv:
-        listed = run_process([uv, "python", "list", "--only-installed", "--output-format", "json"],
-                             timeout=PROBE_TIMEOUT_S * 3, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
-        try:
-            found += [item["path"] for item in json.loads(listed.stdout or "[]") if item.get("path")]
-        except (ValueError, TypeError, KeyError):
-            pass
     return found
 
 
+def _uv_listed() -> list[str]:
+    """The interpreters uv's own discovery finds."""
+    uv = shutil.which("uv")
+    if not uv:
+        return []
+    listed = run_process([uv, "python", "list", "--only-installed", "--output-format", "json"],
+                         timeout=PROBE_TIMEOUT_S * 3, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    try:
+        return [item["path"] for item in json.loads(listed.stdout or "[]") if item.get("path")]
+    except (ValueError, TypeError, KeyError):
+        return []
+
+
+def _ask(candidate: str) -> Interpreter | None:
+    """The candidate's CPython version, or None where it does not answer as a CPython of KNOWN."""
+    try:
+        answer = run_process([candidate, "-c", ASK], timeout=PROBE_TIMEOUT_S)
+    except OSError:
+        return None
+    parts = answer.stdout.split()
+    if answer.returncode != 0 or len(parts) != 2 or parts[0] != "CPython":
+        return None
+    minor = ".".join(parts[1].split(".")[:2])
+    return Interpreter(minor, parts[1], candidate) if minor in KNOWN else None
+
+
 def available() -> dict[str, Interpreter]:
-    """One working CPython per minor version (the first found), among KNOWN."""
+    """One working CPython per minor version (the first found, in the order of the search), among KNOWN."""
     return _available(os.environ.get("ZARRMATRIX_PYTHONS"))
 
 
 @lru_cache(maxsize=8)
 def _available(named: str | None) -> dict[str, Interpreter]:
+    # Every candidate is asked at once (a second each, one after another, on every command that loads a
+    # matrix); the answers are then taken in the order of the search.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        listed = pool.submit(_uv_listed) if named is None else None
+        asked: list[Future[Interpreter | None]] = []
+        seen: set[str] = set()
+
+        def ask_new(candidates: list[str]) -> None:
+            for candidate in candidates:
+                real = os.path.realpath(candidate)
+                if real not in seen:
+                    seen.add(real)
+                    asked.append(pool.submit(_ask, candidate))
+
+        ask_new(_candidates(named))
+        # uv's list is awaited only once the other candidates are being asked.
+        if listed is not None:
+            ask_new(listed.result())
+        answers = [future.result() for future in asked]
     found: dict[str, Interpreter] = {}
-    seen: set[str] = set()
-    for candidate in _candidates(named):
-        real = os.path.realpath(candidate)
-        if real in seen:
-            continue
-        seen.add(real)
-        try:
-            answer = run_process([candidate, "-c", ASK], timeout=PROBE_TIMEOUT_S)
-        except OSError:
-            continue
-        parts = answer.stdout.split()
-        if answer.returncode != 0 or len(parts) != 2 or parts[0] != "CPython":
-            continue
-        minor = ".".join(parts[1].split(".")[:2])
-        if minor in KNOWN and minor not in found:
-            found[minor] = Interpreter(minor, parts[1], candidate)
+    for interpreter in answers:
+        if interpreter is not None and interpreter.minor not in found:
+            found[interpreter.minor] = interpreter
     return dict(sorted(found.items(), key=lambda item: minor_key(item[0])))
 
 

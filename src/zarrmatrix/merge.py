@@ -26,7 +26,7 @@ from .errors import UserError
 from .fixtures import MANIFEST_SUFFIX, read_manifest
 from .lock import ReportsLock
 from .results import INCOMPLETE_SUFFIX, ResultError, load_result_and_json, results_folder
-from .safefs import UnsafeInput, check_name, copy_new, not_regular
+from .safefs import UnsafeInput, check_name, copy_new, not_own_folder, not_regular
 
 # Past this many files, merge checks results in a process per core (it hands back only a digest per file).
 PARALLEL_FILES = 64
@@ -150,9 +150,8 @@ def merge(sources: list[Path], into: Path) -> MergeSummary:
     _check_manifests(results, fixtures)
     out_results, out_fixtures = into / "results", into / "fixtures"
     for folder in (into, out_results, out_fixtures):
-        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            raise UserError(f"{folder}: is {'a symbolic link' if folder.is_symlink() else 'not a folder'}; "
-                            "merge writes only into real folders (nothing was written)")
+        if why := not_own_folder(folder):
+            raise UserError(f"{folder}: {why}; merge writes only into real folders (nothing was written)")
     with ReportsLock(into):
         return _merge_into(results, fixtures, out_results, out_fixtures)
 

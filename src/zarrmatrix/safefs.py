@@ -102,11 +102,20 @@ def inside(folder: Path, name: str) -> Path:
     return folder / check_name(name, "file name")
 
 
+def not_own_folder(folder: Path) -> str | None:
+    """Why zarrmatrix may not write into `folder` (a link, whatever it points at, or not a folder), so that
+    nothing written into it lands elsewhere; None where it may (a folder, or nothing yet)."""
+    if folder.is_symlink():
+        return "is a symbolic link"
+    if folder.exists() and not folder.is_dir():
+        return "is not a folder"
+    return None
+
+
 def own_folder(folder: Path) -> Path:
-    """`folder`, made where missing; refused where it is a link (whatever it points at) or not a folder, so
-    that nothing written into it lands elsewhere."""
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise UnsafeInput(f"{folder}: is {'a symbolic link' if folder.is_symlink() else 'not a folder'}; "
+    """`folder`, made where missing; refused where `not_own_folder` says why."""
+    if why := not_own_folder(folder):
+        raise UnsafeInput(f"{folder}: {why}; "
                           "zarrmatrix writes only into folders of its own: remove it, or choose another folder")
     folder.mkdir(parents=True, exist_ok=True)
     return folder

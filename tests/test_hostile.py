@@ -279,6 +279,8 @@ LOCKED = "schema_version: 1\ncells:\n  - {library: zarr, versions: {latest: 2}, 
 @pytest.mark.parametrize("lock, expected", [
     ("[]", "resolved: expected an object"), ('{"resolved": {"k": 5}}', "resolved.k: expected 'versions'"),
     ('{"resolved": {"k": {"versions": ["3.1.6\\n"], "resolved_at": "x"}}}', "resolved.k: expected 'versions'"),
+    ('{"resolved": {"k": {"versions": ["3.1.6"], "resolved_at": "x", "package": "zarr", "rule": {"to": "3"}}}}',
+     "resolved.k: expected 'versions'"),
     ("{", "not a readable lock file")])
 def test_a_torn_lock_file_is_named(tmp_path, lock, expected):
     (tmp_path / "m.yaml").write_text(LOCKED)

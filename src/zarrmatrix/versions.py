@@ -221,6 +221,9 @@ class Resolver:
 
     def supported_pythons(self, package: str, version: str) -> list[str]:
         """The Python minor versions (of pythons.KNOWN) that `package`'s release `version` has a file for."""
+        known = self.pythons.get(("pypi", package), {}).get(version)
+        if known is not None:
+            return known
         locked = self._lock_file()["pythons"].get(f"pypi:{package}", {}).get(version)
         if locked is not None:
             found = list(locked)
@@ -280,6 +283,17 @@ def read_cache(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def _is_rule(raw: Any) -> bool:
+    """`raw` is a rule as `Rule.to_json` writes it (`zarrmatrix lock` prints each moved rule)."""
+    if not isinstance(raw, dict):
+        return False
+    try:
+        Rule.parse(raw)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
 def read_lock(path: Path) -> dict[str, Any]:
     """The lock file's resolutions, each checked: a torn or edited lock file is named with the key that is
     wrong, never a traceback."""
@@ -298,9 +312,10 @@ def read_lock(path: Path) -> dict[str, Any]:
     for key, entry in resolved.items():
         if not (isinstance(entry, dict) and isinstance(entry.get("versions"), list)
                 and all(isinstance(v, str) and v == v.strip() and v for v in entry["versions"])
-                and isinstance(entry.get("resolved_at"), str)):
-            raise ResolveError(f"{path}: resolved.{key}: expected 'versions' (a list of versions) and "
-                               "'resolved_at'; run `zarrmatrix lock` again")
+                and isinstance(entry.get("resolved_at"), str) and isinstance(entry.get("package"), str)
+                and _is_rule(entry.get("rule"))):
+            raise ResolveError(f"{path}: resolved.{key}: expected 'versions' (a list of versions), "
+                               "'resolved_at', 'package' and 'rule'; run `zarrmatrix lock` again")
     pythons = data.get("pythons", {})
     if not isinstance(pythons, dict):
         raise ResolveError(f"{path}: pythons: expected an object; run `zarrmatrix lock` again")

@@ -10,8 +10,11 @@ import struct
 
 import numpy as np
 
-TRAIN_IMAGES = "train-images-idx3-ubyte"
-TRAIN_LABELS = "train-labels-idx1-ubyte"
+# Each split's (images, labels) files, and its size, which synthetic data of the split copies.
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000),
+}
 
 # IDX type codes (the third byte of the magic number); MNIST uses only 0x08.
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -46,9 +49,10 @@ def find(folder, stem):
     raise FileNotFoundError("%s: no %s or %s.gz" % (folder, stem, stem))
 
 
-def load(folder):
-    images = read_idx(find(folder, TRAIN_IMAGES))
-    labels = read_idx(find(folder, TRAIN_LABELS))
+def load(folder, split):
+    images_stem, labels_stem, _ = SPLITS[split]
+    images = read_idx(find(folder, images_stem))
+    labels = read_idx(find(folder, labels_stem))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError("%s: images %s and labels %s do not pair up" % (folder, images.shape, labels.shape))
     return images, labels
@@ -84,10 +88,11 @@ def synthesize(count=60000, seed=0):
     return images, labels
 
 
-def load_or_synthesize(folder):
-    """(images, labels, source): source is the folder, or 'synthetic'."""
+def load_or_synthesize(mnist):
+    """(images, labels, source) of the split the request names: source is the folder, or 'synthetic'."""
+    folder, split = mnist["dir"], mnist["split"]
     if folder:
-        images, labels = load(folder)
+        images, labels = load(folder, split)
         return images, labels, os.path.abspath(folder)
-    images, labels = synthesize()
+    images, labels = synthesize(count=SPLITS[split][2])
     return images, labels, "synthetic"

@@ -3,7 +3,7 @@
 Standard library and numpy only, Python 3.9 compatible. A writer probe is called as
 `PROBE.py --request REQ.json --out RECORDS.jsonl`, with the request naming the
 fixture kind, the output folder and the writer cell; `run_writer` does the rest
-around the probe's own `write(kind, target, cell_id, mnist_dir)`.
+around the probe's own `write(kind, target, cell_id, mnist)`.
 """
 
 import json
@@ -113,7 +113,7 @@ def run_writer(write, versions):
     record = dict(facts, kind="fixture", fixture=name, fixture_kind=kind, writer=cell_id)
     started = time.perf_counter()
     try:
-        zarr_format, variant, entries, extra = write(kind, partial, cell_id, request.get("mnist_dir"))
+        zarr_format, variant, entries, extra = write(kind, partial, cell_id, request.get("mnist"))
         record.update(extra)
         manifest = {"fixture": name, "writer": cell_id, "kind": kind, "zarr_format": zarr_format,
                     "variant": variant, "arrays": entries, "zip": zip_facts(partial),

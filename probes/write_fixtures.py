@@ -131,16 +131,17 @@ def write_xarray(target, zarr_format):
     return entries, {"xarray_version": xr.__version__}
 
 
-def write_mnist(target, zarr_format, mnist_dir):
+def write_mnist(target, zarr_format, mnist):
     from _mnist import load_or_synthesize
 
-    images, labels, source = load_or_synthesize(mnist_dir)
+    images, labels, source = load_or_synthesize(mnist)
     arrays = [EdgeArray("images", images, (1000, 28, 28)), EdgeArray("labels", labels, (10000,))]
-    attrs = {"title": "MNIST training set", "source": source, "synthetic": source == "synthetic"}
+    title = "MNIST %s set" % ("training" if mnist["split"] == "train" else "test")
+    attrs = {"title": title, "source": source, "synthetic": source == "synthetic"}
     return write_zipstore(target, zarr_format, arrays, attrs), {"mnist_source": source}
 
 
-def write(kind, target, cell_id, mnist_dir):
+def write(kind, target, cell_id, mnist):
     zarr_format = 3 if kind.endswith("-v3") else 2
     attrs = {"title": "zarrmatrix fixture", "writer": cell_id, "kind": kind}
     extra = {}
@@ -167,7 +168,7 @@ def write(kind, target, cell_id, mnist_dir):
         entries, extra = write_xarray(target, zarr_format)
         variant = "xarray to_zarr ZipStore"
     elif kind.startswith("mnist-"):
-        entries, extra = write_mnist(target, zarr_format, mnist_dir)
+        entries, extra = write_mnist(target, zarr_format, mnist)
         variant = "MNIST ZipStore"
     else:
         raise ValueError("unknown fixture kind %r" % kind)

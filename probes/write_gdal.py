@@ -39,7 +39,7 @@ def write_array(root, array):
     md.WriteArray(np.ascontiguousarray(block), array_start_idx=[s.start for s in where])
 
 
-def write(kind, target, cell_id, mnist_dir):
+def write(kind, target, cell_id, mnist):
     fmt = gdal_format(kind)
     arrays = edge_arrays()
 

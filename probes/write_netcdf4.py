@@ -28,7 +28,7 @@ def group_of(ds, path):
     return group
 
 
-def write(kind, target, cell_id, mnist_dir):
+def write(kind, target, cell_id, mnist):
     mode = "nczarr" if kind.startswith("nc-nczarr") else "zarr"
     folder = tempfile.mkdtemp(prefix="zm-nc-")
     try:

@@ -54,7 +54,7 @@ def chunks_for(array, kind):
     return array.chunks
 
 
-def write(kind, target, cell_id, mnist_dir):
+def write(kind, target, cell_id, mnist):
     fmt = gdal_format(kind)
     every = edge_arrays()
     arrays = [a for a in every if a.data.ndim in (2, 3)]

@@ -57,7 +57,7 @@ def group_keys(paths, zarr_format):
     return sorted((folder + "/" if folder else "") + name for folder in folders)
 
 
-def write(kind, target, cell_id, mnist_dir):
+def write(kind, target, cell_id, mnist):
     zarr_format = 2 if kind.endswith("-v2") else 3
     folder = tempfile.mkdtemp(prefix="zm-ts-")
     try:

@@ -1,5 +1,11 @@
-"""The MNIST training set for the fixtures: a local folder, the user cache, or
-the canonical mirrors, each file checked against its published SHA-256.
+"""MNIST for the fixtures, its test set (10,000 images) or its training set
+(60,000): a local folder, the user cache, or the canonical mirrors, each file
+checked against its published SHA-256.
+
+The test set is the default: GDAL's classic API reads the images as one band
+each, in time that grows with the square of the band count (`nox -s
+bench-bands`), and the training set would cost the three rasterio cells
+about 150 s a read, a quarter of an hour of the matrix on two cores.
 
 When none is available the probe makes MNIST-shaped synthetic data instead,
 and every result and report marks it `synthetic`.
@@ -14,9 +20,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-FILES = {
-    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+SPLITS = {
+    "train": {
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    },
+    "test": {
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
 }
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -39,9 +51,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _complete(folder: Path) -> bool:
-    """A folder holds MNIST if it has the files, gzipped (checked) or plain (trusted as given)."""
-    for name, digest in FILES.items():
+def _complete(folder: Path, files: dict[str, str]) -> bool:
+    """A folder holds the split if it has its files, gzipped (checked) or plain (trusted as given)."""
+    for name, digest in files.items():
         gz = folder / name
         if gz.exists():
             if sha256_of(gz) != digest:
@@ -51,11 +63,11 @@ def _complete(folder: Path) -> bool:
     return True
 
 
-def _download(folder: Path) -> str | None:
+def _download(folder: Path, files: dict[str, str]) -> str | None:
     """Fetch the files into `folder`; None on success, else why not."""
     folder.mkdir(parents=True, exist_ok=True)
     failures = []
-    for name, digest in FILES.items():
+    for name, digest in files.items():
         target = folder / name
         if target.exists() and sha256_of(target) == digest:
             continue
@@ -80,25 +92,28 @@ def _download(folder: Path) -> str | None:
     return None
 
 
-def prepare(local: str | None, *, download: bool, into: Path) -> tuple[str | None, str]:
-    """(folder for the probe, one line for the user). None means: use synthetic data."""
+def prepare(local: str | None, *, split: str, download: bool, into: Path) -> tuple[str | None, str]:
+    """(folder for the probe, holding only the split's files; one line for the user). None means: use
+    synthetic data."""
+    files = SPLITS[split]
     if local:
         folder = Path(local).expanduser()
-        if not folder.is_dir() or not _complete(folder):
-            raise FileNotFoundError(f"--mnist-dir {folder}: needs {', '.join(FILES)} (or the same unzipped)")
+        if not folder.is_dir() or not _complete(folder, files):
+            raise FileNotFoundError(f"--mnist-dir {folder}: needs {', '.join(files)} (or the same unzipped) for "
+                                    f"the {split} set (fixtures.mnist_split)")
         source = folder
     else:
         source = cache_dir()
-        if not (source.is_dir() and _complete(source)):
-            why = _download(source) if download else "downloads are turned off (fixtures.mnist_download)"
+        if not (source.is_dir() and _complete(source, files)):
+            why = _download(source, files) if download else "downloads are turned off (fixtures.mnist_download)"
             if why is not None:
                 return None, f"no local copy, mirrors unreachable ({why[:80]}); using MNIST-shaped " \
                              "synthetic data, marked synthetic"
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
-    for name in FILES:
+    for name in files:
         for candidate in (source / name, source / name[:-3]):
             if candidate.exists():
                 shutil.copy2(candidate, into / candidate.name)
-    return str(into), f"using the real MNIST training set from {source}"
+    return str(into), f"using the real MNIST {split} set from {source}"

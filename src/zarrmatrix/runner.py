@@ -194,7 +194,7 @@ class Runner:
         from .mnist import prepare
 
         # Copied below the scratch folder, which every backend's probes can see.
-        folder, note = prepare(self.matrix.fixtures.mnist_dir,
+        folder, note = prepare(self.matrix.fixtures.mnist_dir, split=self.matrix.fixtures.mnist_split,
                                download=self.matrix.fixtures.mnist_download,
                                into=self.layout.scratch / "mnist")
         self.console.print(f"MNIST: {escape(note)}")
@@ -202,7 +202,8 @@ class Runner:
 
     def _write_one(self, run: CellRun, writer: Environment, kind: str, mnist: str | None) -> None:
         request = {"kind": kind, "cell_id": run.cell.id, "out_dir": writer.env_path(self.layout.fixtures),
-                   "mnist_dir": None if mnist is None else writer.env_path(Path(mnist))}
+                   "mnist": {"dir": None if mnist is None else writer.env_path(Path(mnist)),
+                             "split": self.matrix.fixtures.mnist_split}}
         attempt = run_attempt(writer, LIBRARIES[run.cell.library].writer_probe, request, run.cell.timeout_s)
         if attempt.final is not None:
             record = FixtureRecord.from_json(attempt.final)

@@ -205,6 +205,7 @@ class Limits:
 class FixtureConfig:
     mnist_dir: str | None
     mnist_download: bool
+    mnist_split: str
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,24 @@ def test_a_stale_lock_from_a_dead_process_is_taken_over(tmp_path, layout):  # no
     assert len(snapshot(layout.results)) == 3
 
 
+def test_cells_read_side_by_side_but_each_by_one_run(tmp_path, layout):  # noqa: F811
+    """nox -j runs one `zarrmatrix run --cells <id> --phase read` per cell at once: they share the folder; a
+    second run of a cell being run, and a run that writes fixtures, are refused while they go on."""
+    from zarrmatrix.lock import CellLocks
+
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend())
+    first, *others = matrix.cells
+    with ReportsLock(layout.reports, shared=True), CellLocks(layout.reports, [first.id]):
+        runner.run(others, phases=["read"])
+        assert sorted(p.name for p in layout.results.glob("*.json")) == sorted(f"{c.id}.json" for c in others)
+        with pytest.raises(UserError, match=rf"cell {first.id} is being run by another zarrmatrix run"):
+            runner.run([first], phases=["read"])
+        with pytest.raises(UserError, match=r"in use by another zarrmatrix run \(cells being read and benched\)"):
+            runner.run(matrix.cells, phases=["write", "read"])
+    runner.run([first], phases=["read"])
+    assert len(snapshot(layout.results)) == 3
+
+
 # -- bounded extraction --------------------------------------------------------------
 
 def zip_bomb(path: Path, nbytes: int, block: bytes = bytes(2**20)) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .lock import waited_lock
 from .records import Manifest
 from .safefs import UnsafeInput, read_text
 from .zip_layout import find_store
@@ -21,6 +22,8 @@ MANIFEST_MAX_BYTES = 64 << 20
 CONTROLS = "_controls"
 # Names the zip a control was extracted from, so that it is extracted once, not in every cell session.
 EXTRACTED = ".extracted-from"
+# Held while controls are checked and unzipped, in the controls folder.
+EXTRACT_LOCK = ".zarrmatrix-extract.lock"
 
 
 @dataclass(frozen=True)
@@ -173,11 +176,15 @@ def discover(folder: Path, limits: ExtractionLimits = ExtractionLimits()) -> lis
     """Every fixture in `folder`, sorted by name, each with its control extracted."""
     fixtures = []
     controls = folder / CONTROLS
-    for zip_path in fixture_files(folder) if folder.is_dir() else []:
-        mpath = manifest_path(zip_path)
-        manifest = read_manifest(mpath) if mpath.exists() else None
-        control, error = extract_control(zip_path, controls, limits)
-        fixtures.append(Fixture(zip_path.name, zip_path, manifest, control, error))
+    if not folder.is_dir():
+        return fixtures
+    # Cells read side by side (nox -j): the first to come unzips each control, the others wait and find it.
+    with waited_lock(controls / EXTRACT_LOCK):
+        for zip_path in fixture_files(folder):
+            mpath = manifest_path(zip_path)
+            manifest = read_manifest(mpath) if mpath.exists() else None
+            control, error = extract_control(zip_path, controls, limits)
+            fixtures.append(Fixture(zip_path.name, zip_path, manifest, control, error))
     return fixtures
 
 

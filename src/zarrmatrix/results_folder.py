@@ -14,7 +14,7 @@ from rich.markup import escape
 from .cell_run import CellRun
 from .fixtures import Fixture
 from .journal import JOURNAL_SUFFIX, Journal
-from .lock import ReportsLock
+from .lock import CellLocks, ReportsLock
 from .records import PHASE_KINDS, CellResult, CellStatus, ReadRecord, record_order
 from .results import INCOMPLETE_SUFFIX, read_result, write_result
 
@@ -27,9 +27,12 @@ class ResultsFolder:
         self.folder = reports / "results"
         self.console = console
 
-    def lock(self) -> ReportsLock:
-        """One run per reports folder (see lock.py)."""
-        return ReportsLock(self.reports)
+    def lock(self, *, shared: bool = False) -> ReportsLock:
+        """The folder's lock (see lock.py)."""
+        return ReportsLock(self.reports, shared=shared)
+
+    def cell_locks(self, cell_ids: Iterable[str]) -> CellLocks:
+        return CellLocks(self.reports, cell_ids)
 
     def open_journal(self, run: CellRun, fixtures: Sequence[Fixture], *, fresh: bool) -> list[ReadRecord]:
         """The cell's journal: the attempts an earlier run of the same environment, fixtures and methods

@@ -102,7 +102,12 @@ class Runner:
         complete = False
         with ExitStack() as envs:
             if self.lock:
-                envs.enter_context(self.results.lock())
+                # Writing fixtures changes what every cell reads: that run has the folder to itself. Reads and
+                # benches of different cells may run side by side (nox -j), each cell by one run at a time.
+                writes = "write" in phases
+                envs.enter_context(self.results.lock(shared=not writes))
+                if not writes:
+                    envs.enter_context(self.results.cell_locks(c.id for c in cells))
             clean_stale_scratch(self.layout.scratch.parent)
             envs.callback(shutil.rmtree, self.layout.scratch, ignore_errors=True)
             try:

@@ -131,6 +131,9 @@ def test_cells_read_side_by_side_but_each_by_one_run(tmp_path, layout):  # noqa:
             runner.run(matrix.cells, phases=["write", "read"])
     runner.run([first], phases=["read"])
     assert len(snapshot(layout.results)) == 3
+    # Each result keeps where its time went, for the wall-time split.
+    spans = json.loads((layout.results / f"{first.id}.json").read_text())["timings"]
+    assert set(spans) == {"environment", "read"} and all(span["seconds"] >= 0 for span in spans.values())
 
 
 # -- bounded extraction --------------------------------------------------------------

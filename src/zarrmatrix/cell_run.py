@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .attempt import AttemptServer
 from .backends.base import Environment, Mounts
@@ -17,7 +18,7 @@ from .journal import Journal
 from .libraries import LIBRARIES
 from .matrix import Cell
 from .process import ProcessResult
-from .records import CellResult, CellStatus, Record, record_order
+from .records import CellResult, CellStatus, PhaseSpan, Record, record_order
 from .results import SCHEMA_VERSION, host_facts
 
 
@@ -73,6 +74,8 @@ class CellRun:
     probe_digest: str | None = None
     # Where `auto` could not build the cell's image and ran it on the host instead: why.
     fallback: str | None = None
+    # Per phase: from the start of its first step to the end of its last, wall clock.
+    timings: dict[str, PhaseSpan] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -86,6 +89,20 @@ class CellRun:
     def add(self, record: Record) -> None:
         with self.lock:
             self.records.append(record)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Count what runs inside towards `phase`, whose span grows to cover each step, however it ends."""
+        start = time.time()
+        try:
+            yield
+        finally:
+            end = time.time()
+            with self.lock:
+                span = self.timings.get(phase)
+                if span is not None:
+                    start, end = min(start, span.start), max(end, span.end)
+                self.timings[phase] = PhaseSpan(start=round(start, 3), seconds=round(end - start, 3))
 
     def to_result(self) -> CellResult:
         caps = self.capabilities
@@ -115,4 +132,5 @@ class CellRun:
             duration_s=round(time.perf_counter() - self.t0, 3),
             records=sorted(self.records, key=record_order),
             probe_digest=self.probe_digest,
+            timings=dict(self.timings),
         )

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -152,11 +153,21 @@ def _report(args, matrix: Matrix, console: Console) -> int:
     from .lock import ReportsLock
     from .report import build_report
 
+    began = time.time()
     # A report built while a run or a merge writes the results would keep a half-made run in the history.
     with ReportsLock(args.reports):
         written = build_report(args.reports, console=console)
     for path in written:
         console.print(f"wrote {escape(str(path))}")
+    if args.wall_since is not None:
+        from .results import load_results
+        from .walltime import split_lines, wall_time
+
+        now = time.time()
+        split = wall_time(load_results(args.reports / "results", light=True).results, args.wall_since, now)
+        if split is not None:
+            for line in split_lines(split, report_s=now - began):
+                console.print(escape(line), highlight=False)
     return 0
 
 

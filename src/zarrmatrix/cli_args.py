@@ -64,7 +64,9 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     _common(p)
     _run_options(p)
     p.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (default: all)")
-    p.add_argument("--phase", nargs="+", choices=("write", "read", "bench"), default=["write", "read", "bench"])
+    p.add_argument("--phase", nargs="+", choices=("write", "read", "bench", "bands"),
+                   default=["write", "read", "bench"],
+                   help="bands: GDAL's read time against the band count, for the cells that read with GDAL")
     p.add_argument("--mnist-dir", help="a folder with the MNIST IDX files (default: cache, then mirrors)")
     p.add_argument("--bench-shape", type=int, nargs="+", metavar="N",
                    help="benchmark array shape instead of matrix.yaml's (the real size: 8192 8192)")
@@ -92,6 +94,9 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="merge the results and render reports/index.html")
     _common(p)
     p.add_argument("--reports", type=Path, default=Path("reports"))
+    p.add_argument("--wall-since", type=float, metavar="EPOCH",
+                   help="then print where the time went since then (seconds since the epoch; nox -s matrix "
+                        "passes its start)")
 
     p = sub.add_parser("lock", help="freeze every versions rule and the Pythons each release supports into the "
                                     "lock file beside the matrix (matrix.lock.json), which later runs use")

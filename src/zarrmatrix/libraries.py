@@ -41,6 +41,8 @@ class Library:
     # Where the report follows the releases of the implementation this library reads with: the path of that
     # version in the cell's capabilities, or () for the cell's own version. None: not followed.
     release_version: tuple[str, ...] | None = None
+    # The GDAL APIs whose read time against the band count probes/bench_bands.py measures (`--phase bands`).
+    bands_apis: tuple[str, ...] = ()
 
     @property
     def probe(self) -> str:
@@ -82,10 +84,11 @@ TABLE = (
             capability_keys=("netcdf",), release_version=("netcdf", "netcdf_c")),
     Library("h5py", "h5py", "HDF5", not_by_design="h5py reads HDF5, not Zarr", capability_keys=("hdf5",)),
     Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py",
-            stacked_methods=("classic",), capability_keys=("gdal",), release_version=("gdal", "version")),
+            stacked_methods=("classic",), capability_keys=("gdal",), release_version=("gdal", "version"),
+            bands_apis=("classic", "multidim")),
     Library("rasterio", "rasterio", "GDAL", writes=tuple(k.replace("gdal-", "rio-") for k in GDAL_KINDS),
             writer_probe="write_rasterio.py", stacked_methods=("rasterio.open",), capability_keys=("rasterio_gdal",),
-            release_version=("rasterio_gdal", "version")),
+            release_version=("rasterio_gdal", "version"), bands_apis=("classic",)),
     Library("tensorstore", "tensorstore", "TensorStore",
             writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"), writer_probe="write_tensorstore.py"),
     Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3"),

@@ -12,17 +12,21 @@ from .libraries import LIBRARIES
 # Shared by every writer of the runtime: the reference arrays they all write.
 DATA_FILES = ("reference_arrays.json",)
 BENCH_PROBE = "bench_stores.py"
+BANDS_PROBE = "bench_bands.py"
 
 
 def probe_files(library: str, probes: Path) -> list[Path]:
     """The reader, writer and capabilities probes of `library`, the helpers of its runtime (`_*.py` or
-    `_*.mjs`), the shared data, and the store benchmark where the library benches; sorted by name."""
+    `_*.mjs`), the shared data, the store benchmark where the library benches and the band benchmark where it
+    reads with GDAL; sorted by name."""
     lib = LIBRARIES[library]
     names = {lib.probe, lib.capabilities_probe, *DATA_FILES}
     if lib.writes:
         names.add(lib.writer_probe)
     if lib.benches:
         names.add(BENCH_PROBE)
+    if lib.bands_apis:
+        names.add(BANDS_PROBE)
     names.update(p.name for p in probes.glob(f"_*.{lib.extension}"))
     return sorted((probes / name for name in names if (probes / name).is_file()), key=lambda p: p.name)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import statistics
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -239,10 +240,29 @@ class BenchErrorRecord(_Record):
         return kwargs
 
 
-Record = FixtureRecord | ReadRecord | BenchRecord | BenchErrorRecord
-RECORD_TYPES: dict[str, type] = {t.KIND: t for t in (FixtureRecord, ReadRecord, BenchRecord, BenchErrorRecord)}
+@dataclass
+class BandsRecord(_Record):
+    """GDAL reading an N x 28 x 28 array whole through one API (bench_bands.py): the raw samples, or the error."""
+
+    KIND: ClassVar[str] = "bands"
+    api: str
+    call: str
+    bands: int
+    gdal_version: str
+    samples_s: list[float] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> float | None:
+        return statistics.median(self.samples_s) if self.samples_s and self.error is None else None
+
+
+Record = FixtureRecord | ReadRecord | BenchRecord | BenchErrorRecord | BandsRecord
+RECORD_TYPES: dict[str, type] = {t.KIND: t for t in (FixtureRecord, ReadRecord, BenchRecord, BenchErrorRecord,
+                                                     BandsRecord)}
 # The record kinds each phase makes: a run of some phases carries the others' over.
-PHASE_KINDS = {"write": {"fixture"}, "read": {"read"}, "bench": {"bench", "bench-error"}}
+PHASE_KINDS = {"write": {"fixture"}, "read": {"read"}, "bench": {"bench", "bench-error"}, "bands": {"bands"}}
 
 
 def record_from_json(data: dict[str, Any]) -> Record:
@@ -253,7 +273,20 @@ def record_order(record: Record) -> tuple:
     """A stable order of records in a result file, so that two runs diff cleanly."""
     return (record.KIND, getattr(record, "fixture", "") or "", getattr(record, "variant", "") or "",
             getattr(record, "method", "") or "", getattr(record, "store", "") or "",
-            getattr(record, "compressor", "") or "", getattr(record, "op", "") or "", getattr(record, "nbytes", 0) or 0)
+            getattr(record, "compressor", "") or "", getattr(record, "op", "") or "", getattr(record, "nbytes", 0) or 0,
+            getattr(record, "api", "") or "", getattr(record, "bands", 0) or 0)
+
+
+@dataclass
+class PhaseSpan(_Record):
+    """When one phase of a cell's run began (seconds since the epoch) and how long it took, wall clock."""
+
+    start: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
 
 
 @dataclass
@@ -271,11 +304,14 @@ class CellResult(_Record):
     records: list[Record] = field(default_factory=list)
     # SHA-256 over the probe files the cell ran; None in results written before it was recorded.
     probe_digest: str | None = None
+    # Per phase (environment, write, read, bench): when it began and how long it took.
+    timings: dict[str, PhaseSpan] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def _convert(cls, kwargs):
         kwargs["status"] = CellStatus(kwargs["status"])
+        kwargs["timings"] = {phase: PhaseSpan.from_json(span) for phase, span in kwargs.get("timings", {}).items()}
         kwargs["records"] = [record_from_json(r) for r in kwargs.get("records", [])]
         return kwargs
 

@@ -101,4 +101,6 @@ def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable
     if not same:
         return result
     records = result.records + [r for r in previous.records if r.KIND in kept]
-    return replace(result, records=sorted(records, key=record_order))
+    timings = {**{phase: span for phase, span in previous.timings.items()
+                  if phase in PHASE_KINDS and phase not in set(phases)}, **result.timings}
+    return replace(result, records=sorted(records, key=record_order), timings=timings)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from . import backends
+from . import backends, bands
 from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attempt, run_attempt
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
@@ -37,7 +37,7 @@ from .plan import (
     reference_arrays,
     reference_candidates,
 )
-from .probe_files import probe_digest
+from .probe_files import BANDS_PROBE, probe_digest
 from .records import (
     CellStatus,
     FixtureRecord,
@@ -96,8 +96,9 @@ class Runner:
         """Run `phases` for `cells` and save one result per cell. Environments are closed
         whatever happens; a cell whose result cannot be saved does not keep the others from it."""
         phases = set(phases)
-        # A cell takes part in the phases its roles name: `--phase bench` builds no reader.
-        cells = [c for c in cells if c.roles & phases]
+        # A cell takes part in the phases its roles name (`--phase bench` builds no reader), and in the band
+        # benchmark where it reads with GDAL.
+        cells = [c for c in cells if c.roles & phases or "bands" in phases and LIBRARIES[c.library].bands_apis]
         runs: list[CellRun] = []
         complete = False
         with ExitStack() as envs:
@@ -122,6 +123,8 @@ class Runner:
                     self.read_phase(runs, fixtures)
                 if "bench" in phases:
                     self.bench_phase(runs)
+                if "bands" in phases:
+                    self.bands_phase(runs)
                 complete = True
             finally:
                 self.unsaved = self.results.save(runs, phases, complete=complete)
@@ -144,6 +147,10 @@ class Runner:
         return runs
 
     def _provision_one(self, run: CellRun, envs: ExitStack) -> None:
+        with run.timed("environment"):
+            self._provision(run, envs)
+
+    def _provision(self, run: CellRun, envs: ExitStack) -> None:
         backend = self.selector.backend(run.backend)
         try:
             env = backend.provision(run.cell, self.layout.mounts())
@@ -157,7 +164,7 @@ class Runner:
             run.fallback = f"{exc}; ran in a {instead.name} environment instead"
             run.backend = instead.name
             self.console.print(f"[yellow]{escape(run.cell.id)}: {escape(run.fallback)}[/]")
-            self._provision_one(run, envs)
+            self._provision(run, envs)
             return
         except Exception as exc:  # anything else: this cell fails, the others go on
             run.status, run.status_reason = CellStatus.ENV_FAILED, str(exc)
@@ -206,6 +213,10 @@ class Runner:
         return folder
 
     def _write_one(self, run: CellRun, writer: Environment, kind: str, mnist: str | None) -> None:
+        with run.timed("write"):
+            self._write(run, writer, kind, mnist)
+
+    def _write(self, run: CellRun, writer: Environment, kind: str, mnist: str | None) -> None:
         request = {"kind": kind, "cell_id": run.cell.id, "out_dir": writer.env_path(self.layout.fixtures),
                    "mnist": {"dir": None if mnist is None else writer.env_path(Path(mnist)),
                              "split": self.matrix.fixtures.mnist_split}}
@@ -267,7 +278,8 @@ class Runner:
         if self.stopping.is_set():
             return
         try:
-            record = self.read(*task)
+            with run.timed("read"):
+                record = self.read(*task)
         except ServerGone:
             if self.stopping.is_set():
                 return
@@ -289,8 +301,9 @@ class Runner:
         run, fixture, variant, method = task
         limit = run.cell.timeout_s
         repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or IMPORT, variant)
-        record = read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays, repro=repro,
-                              failed_listing=run.failed_listing, server=run.server, timeout=2 * limit)
+        with run.timed("read"):
+            record = read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays,
+                                  repro=repro, failed_listing=run.failed_listing, server=run.server, timeout=2 * limit)
         record.extra.update(first_attempt_s=first.seconds, confirmed_alone=True)
         if record.verdict is Verdict.TIMEOUT:
             record.reason = f"killed after the {limit:g} s limit, and again alone after {2 * limit:g} s"
@@ -360,14 +373,27 @@ class Runner:
                 # Each store may take its budget; the probe's timeout covers them all, and a margin.
                 timeout = max(run.cell.timeout_s * TIMEOUT_FACTOR,
                               2 * config.budget_s * len(config.stores) * len(config.compressors))
-                for record in bench_records(run_attempt(run.env, "bench_stores.py", request, timeout),
-                                            run.cell.library, timeout):
+                with run.timed("bench"):
+                    attempt = run_attempt(run.env, "bench_stores.py", request, timeout)
+                for record in bench_records(attempt, run.cell.library, timeout):
                     if record.KIND == "bench" and not record.verified:
                         self.console.print(f"[red]{escape(run.cell.id)}: {record.store}/{record.compressor} read "
                                            f"back WRONG data in {len(record.verify_failures)} of {record.n} repeats[/]")
                     run.add(record)
 
-    # -- saving --------------------------------------------------------------
-
-    # -- plumbing ------------------------------------------------------------
+    def bands_phase(self, runs: Sequence[CellRun]) -> None:
+        """GDAL's read time against the band count, one cell at a time (each times its reads)."""
+        for run in [r for r in runs if LIBRARIES[r.cell.library].bands_apis and r.ready]:
+            if self.stopping.is_set():
+                return
+            apis = LIBRARIES[run.cell.library].bands_apis
+            self.console.print(f"{escape(run.cell.id)}: timing GDAL's {' and '.join(apis)} API against the band count")
+            with run.timed("bands"):
+                attempt = run_attempt(run.env, BANDS_PROBE, bands.request(apis, run.env.env_path(self.layout.scratch)),
+                                      bands.timeout_s())
+            for record in bands.band_records(attempt, apis):
+                run.add(record)
+            result = run.to_result()
+            for curve in bands.curves([result]):
+                self.console.print(f"  {escape(curve.sentence())}")
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from ..consoles import message_console
 from ..results import load_results, write_text
+from .bands import bands_html
 from .bench import bench_html
 from .history import archive_run, load_runs, render_history, write_badges
 from .html import page_header, render_html
@@ -33,12 +34,13 @@ def build_report(reports: Path, console: Console | None = None) -> list[Path]:
         shared_plotly(reports)
     if site:
         # A matrix this large is a site: a first page that opens at once, and a page per library.
-        pages = render_site(model, reports, page_header(model), bench_html(model), PLOTLY_JS)
+        pages = render_site(model, reports, page_header(model), bench_html(model) + bands_html(model.results),
+                            PLOTLY_JS)
         console.print(f"site: {len(pages)} pages (the matrix has {len(model.readers)} reader cells × "
                       f"{len(model.fixtures)} fixtures)")
     else:
         pages = [reports / "index.html"]
-        write_text(pages[0], render_html(model, bench_html(model)))
+        write_text(pages[0], render_html(model, bench_html(model) + bands_html(model.results)))
     write_text(summary, render_markdown(model))
     written = [pages[0], summary]
     if archive_run(reports, model) is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
@@ -14,6 +14,8 @@ from ..libraries import LIBRARIES, implementations
 from ..records import Verdict
 from .model import Overview, ReportModel, Summary
 from .releases import release_changes, releases_html
+from .tables import table as _table
+from .timing import wall_time_html
 
 VERDICTS = tuple(Verdict)
 _IMPL_INDEX = {name: i for i, name in enumerate(implementations())}
@@ -189,12 +191,6 @@ def overview_figure(model: ReportModel) -> go.Figure | None:
         plot_bgcolor="white", hoverlabel={"align": "left", "font": {"size": 11}},
     )
     return fig
-
-
-def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") -> str:
-    head = "".join(f"<th>{e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _badge(verdict: str | None) -> str:
@@ -376,6 +372,8 @@ read: the fixtures it reads that the one before did not, and those it rejects th
 {_fixtures(model)}
 <h2>Every attempt</h2>
 {_details(model)}
+<h2 id="wall-time">Where the time went</h2>
+{wall_time_html(model.results)}
 <h2>Provenance</h2>
 {_provenance(model)}""")
 

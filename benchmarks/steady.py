@@ -4,8 +4,9 @@ square of the matrix whose verdict moved, and the slowest attempts of both runs,
 
     python benchmarks/steady.py [--reports reports] [--burners N] [-- ARGS FOR zarrmatrix run]
 
-The loaded run reads the quiet run's own fixtures (copied into a temporary reports folder, removed after), with
-the arguments given after `--` (for instance `--backend venv`, as the quiet run had).
+The loaded run reads the quiet run's own fixtures, with its results as the last run's (a run in place has
+them: they order the attempts and tell which verdicts moved, see confirm.py), copied into a temporary reports
+folder, removed after; with the arguments given after `--` (for instance `--backend venv`, as the quiet run had).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ BURN = "while True:\n    pass\n"
 RUN_TIMEOUT_S = 3 * 3600
 
 
-def attempts(reports: Path) -> dict[tuple[str, str, str, str], tuple[str, float]]:
+def attempts(reports: Path) -> dict[tuple[str, str, str, str], tuple[str, float, str]]:
     merged = load_results(reports / "results", light=True)
-    return {(r.reader, r.fixture, r.variant, r.method): (r.verdict.value, r.seconds)
+    return {(r.reader, r.fixture, r.variant, r.method): (r.verdict.value, r.seconds, r.reason or "")
             for result in merged.results for r in result.of_kind("read")}
 
 
@@ -52,6 +53,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="zarrmatrix-steady-") as tmp:
         loaded = Path(tmp) / "reports"
         shutil.copytree(quiet / "fixtures", loaded / "fixtures", symlinks=True)
+        shutil.copytree(quiet / "results", loaded / "results", symlinks=True,
+                        ignore=shutil.ignore_patterns("*.journal*", "*.incomplete.json"))
         burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(args.burners)]
         started = time.perf_counter()
         try:
@@ -75,7 +78,7 @@ def main() -> int:
           f"squares in both runs")
     for key in moved:
         print(f"  attempt moved: {' '.join(key)}: {before[key][0]} ({before[key][1]:.1f} s) -> "
-              f"{after[key][0]} ({after[key][1]:.1f} s)")
+              f"{after[key][0]} ({after[key][1]:.1f} s): {after[key][2][:300]}")
     for key in moved_squares:
         print(f"  square moved: {' '.join(key)}: {before_squares[key]} -> {after_squares[key]}")
     for name, runs in (("quiet", before), ("loaded", after)):

@@ -328,3 +328,71 @@ def test_the_slowest_reads_of_the_last_run_start_first():
                      ("b", "f2.zip", "folder")]
     done = {"b": {("f2.zip", "zip", "m")}}
     assert ("b", "f2.zip", "zip") not in [(t[0].cell.id, t[1].name, t[2]) for t in read_tasks([a, b], [f1, f2], done)]
+
+
+class ScriptedEnvironment(FakeEnvironment):
+    """Reads the zip of cell zarr-1.0 with the checksums `SCRIPT` hands out in turn (a wrong one is a
+    mismatch): a reader that races."""
+
+    SCRIPT: list[str] = []
+
+    def run_probe(self, probe, args, *, timeout):
+        result = super().run_probe(probe, args, timeout=timeout)
+        if "--request" in args and self.cell.id == "zarr-1.0":
+            request = json.loads(Path(args[args.index("--request") + 1]).read_text())
+            if request["fixture"]["variant"] == "zip":
+                out = Path(args[args.index("--out") + 1])
+                record = json.loads(out.read_text())
+                record["arrays"][0]["sha256"] = ScriptedEnvironment.SCRIPT.pop(0)
+                out.write_text(json.dumps(record) + "\n")
+        return result
+
+
+class ScriptedBackend(FakeBackend):
+    def provision(self, cell, mounts):
+        return ScriptedEnvironment(cell, mounts, {"python": "3.11.7", "freeze": [f"zarr=={cell.version}"]})
+
+
+def test_a_verdict_that_moved_since_the_last_run_is_settled_by_repeats(tmp_path, layout):
+    """The verdict of a racing reader is a sample: where it differs from the last result's, the attempt runs
+    four times more, and the most frequent verdict stands, flagged flaky with every outcome counted."""
+    good, bad = "ab" * 32, "cd" * 32
+    matrix, runner = runner_for(tmp_path, layout, ScriptedBackend())
+    cell = [c for c in matrix.cells if c.id == "zarr-1.0"]
+
+    def zip_read():
+        runner.run(cell, phases=["read"])
+        result = json.loads((layout.results / "zarr-1.0.json").read_text())
+        return next(r for r in result["records"] if r["kind"] == "read" and r["variant"] == "zip")
+
+    ScriptedEnvironment.SCRIPT = [good]
+    assert zip_read()["verdict"] == "pass"
+    # Moved: repeated, and 3 of 5 are mismatches.
+    ScriptedEnvironment.SCRIPT = [bad, good, bad, bad, good]
+    record = zip_read()
+    assert record["verdict"] == "mismatch" and record["outcomes"] == {"mismatch": 3, "pass": 2}
+    assert record["reason"].startswith("flaky: 3 of 5 attempts gave this (mismatch 3, pass 2); ")
+    assert ScriptedEnvironment.SCRIPT == []
+    # Found flaky last time: repeated again, even where the first attempt agrees.
+    ScriptedEnvironment.SCRIPT = [bad, good, good, good, bad]
+    record = zip_read()
+    assert record["verdict"] == "pass" and record["outcomes"] == {"pass": 3, "mismatch": 2}
+    # Repeated once more (flaky last time); all five agree, so it is steady again, and no longer flagged.
+    ScriptedEnvironment.SCRIPT = [good] * 5
+    record = zip_read()
+    assert record["verdict"] == "pass" and "outcomes" not in record and ScriptedEnvironment.SCRIPT == []
+    # Steady since: one attempt, as always.
+    ScriptedEnvironment.SCRIPT = [good, bad]
+    assert zip_read()["verdict"] == "pass" and ScriptedEnvironment.SCRIPT == [bad]
+
+
+def test_settling_takes_the_most_frequent_verdict_and_the_worse_of_a_tie():
+    from zarrmatrix.confirm import settle
+
+    def rec(verdict):
+        return ReadRecord(reader="c", library="zarr", library_version="1", zarr_version=None, fixture="f",
+                          variant="zip", method="m", verdict=Verdict(verdict), reason=verdict, call="", repro="")
+
+    assert settle([rec("pass")] * 3).reason == "pass"
+    tie = settle([rec("pass"), rec("error"), rec("error"), rec("pass")])
+    assert tie.verdict is Verdict.ERROR and tie.extra["outcomes"] == {"pass": 2, "error": 2}

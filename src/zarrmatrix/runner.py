@@ -24,6 +24,7 @@ from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attemp
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
 from .cell_run import CellRun, Layout
+from .confirm import MOVED_REPEATS, confirm_timeout, key_of, last_verdicts, moved, settle
 from .consoles import message_console
 from .execute import Executor, clean_stale_scratch
 from .fixtures import Fixture, discover, manifest_path, remove_written_by
@@ -250,10 +251,11 @@ class Runner:
         done = {run.cell.id: {(r.fixture, r.variant, r.method)
                               for r in self.results.open_journal(run, fixtures, fresh=self.fresh)}
                 for run in readers}
-        took = {}
+        took, self._last = {}, {}
         for run in readers:
             previous = read_result(self.layout.results / f"{run.cell.id}.json")
             took.update(durations(previous.records) if previous else {})
+            self._last.update(last_verdicts(previous.records) if previous else {})
         tasks = read_tasks(readers, fixtures, done, took)
         self._timed_out: list[tuple[tuple, ReadRecord]] = []
         try:
@@ -274,12 +276,14 @@ class Runner:
                                                            if r.KIND == "read" and r.fixture == fixture.name])
 
     def _read_task(self, task: tuple) -> None:
-        run = task[0]
+        run, fixture, variant, method = task
         if self.stopping.is_set():
             return
         try:
             with run.timed("read"):
                 record = self.read(*task)
+                if moved(record, self._last.get(key_of(run.cell.id, fixture.name, variant, method))):
+                    record = settle([record, *(self.read(*task) for _ in range(MOVED_REPEATS))])
         except ServerGone:
             if self.stopping.is_set():
                 return
@@ -288,7 +292,7 @@ class Runner:
         if self.stopping.is_set():
             return
         if record.verdict is Verdict.TIMEOUT:
-            # Beside other attempts on a loaded machine a slow read can pass its limit: confirmed alone first.
+            # Confirmed alone, after the others (confirm.py).
             with self._envs_lock:
                 self._timed_out.append((task, record))
             return
@@ -296,20 +300,10 @@ class Runner:
         run.journal.append(record)
 
     def _confirm_timeout(self, task: tuple, first: ReadRecord) -> None:
-        """A timed-out attempt once more, alone, at twice the limit: `timeout` only if it times out again;
-        otherwise what it found, with both durations and the slowness in the reason."""
         run, fixture, variant, method = task
         limit = run.cell.timeout_s
-        repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or IMPORT, variant)
         with run.timed("read"):
-            record = read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays,
-                                  repro=repro, failed_listing=run.failed_listing, server=run.server, timeout=2 * limit)
-        record.extra.update(first_attempt_s=first.seconds, confirmed_alone=True)
-        if record.verdict is Verdict.TIMEOUT:
-            record.reason = f"killed after the {limit:g} s limit, and again alone after {2 * limit:g} s"
-        else:
-            record.reason = (f"{record.reason} (slow: past the {limit:g} s limit beside other attempts, "
-                             f"{record.seconds:.0f} s alone)")
+            record = confirm_timeout(first, limit, lambda timeout: self.read(*task, timeout=timeout))
         self.console.print(f"{escape(run.cell.id)}: {escape(fixture.name)} ({variant}, {escape(method or IMPORT)}) "
                            f"timed out at {limit:g} s; alone at {2 * limit:g} s: {record.verdict.value} "
                            f"in {record.seconds:.0f} s")
@@ -322,11 +316,12 @@ class Runner:
             run.failed_listing = listing
             run.capabilities.setdefault("probe_import_error", listing.tail())
 
-    def read(self, run: CellRun, fixture: Fixture, variant: str, method: str | None) -> ReadRecord:
+    def read(self, run: CellRun, fixture: Fixture, variant: str, method: str | None,
+             timeout: float | None = None) -> ReadRecord:
         """One read attempt of `run`'s cell, checked against the fixture's manifest."""
         repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or IMPORT, variant)
         return read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays, repro=repro,
-                            failed_listing=run.failed_listing, server=run.server)
+                            failed_listing=run.failed_listing, server=run.server, timeout=timeout)
 
     def repro_command(self, run: CellRun) -> ReproCommand:
         # A Node cell goes to its npm folder whatever the backend, so `auto` brings it back there.

@@ -2,11 +2,12 @@
 
 - A timeout: beside other attempts on a loaded machine a slow read can pass its limit. The attempt runs once
   more, alone, at twice the limit; `timeout` only if it times out again, else what it found, reported slow.
-- A verdict that moved since the cell's last result (or whose last result was already found flaky): some
-  readers race (fsspec's ZipFileSystem under zarr 3's concurrent reads passes an attempt one time in eight
-  here and reads "corrupt zip member" the other seven), so one attempt is a sample, not a verdict. The attempt
-  runs MOVED_REPEATS more times; where the outcomes differ, the verdict is the most frequent (the worse of a
-  tie), and the record counts every outcome and says it is flaky.
+- A verdict that moved since the cell's last result, or an attempt already found flaky: some readers race
+  (fsspec's ZipFileSystem under zarr 3's concurrent reads reads one zip as "corrupt zip member" in 7 of 8
+  quiet repeats here and passes the eighth), so one attempt is a sample, not a verdict. The attempt runs
+  MOVED_REPEATS more times. Where the outcomes differ, now or in an earlier run, the attempt is flaky for
+  good: its record counts every outcome seen so far, and its verdict is the worst of them (a reader that
+  fails some of the time cannot be counted on to read the file), which later runs can only confirm.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import replace
 from typing import Callable, Sequence
 
 from .attempt import IMPORT
-from .records import ReadRecord, Record, Verdict
+from .records import VERDICT_OF, ReadRecord, Record, Verdict
 
-MOVED_REPEATS = 4
+MOVED_REPEATS = 9
 Key = tuple[str, str, str, str]
 
 
@@ -35,18 +36,25 @@ def moved(record: ReadRecord, last: ReadRecord | None) -> bool:
     return last is not None and (last.verdict is not record.verdict or "outcomes" in last.extra)
 
 
-def settle(outcomes: Sequence[ReadRecord]) -> ReadRecord:
-    """One record for the repeats of an attempt: the first, where they agree; else the first of the most
-    frequent verdict (the worse of a tie), counting every outcome."""
+def settle(outcomes: Sequence[ReadRecord], last: ReadRecord | None = None) -> ReadRecord:
+    """One record for the repeats of an attempt: the first, where they agree and it was never found flaky;
+    else the worst verdict seen, counting every outcome of this run and the earlier ones."""
     counts = Counter(r.verdict for r in outcomes)
+    if last is not None and "outcomes" in last.extra:
+        counts.update({VERDICT_OF[v]: n for v, n in last.extra["outcomes"].items()})
     if len(counts) == 1:
         return outcomes[0]
-    verdict = max(counts, key=lambda v: (counts[v], v.rank))
-    chosen = next(r for r in outcomes if r.verdict is verdict)
+    worst = max(counts, key=lambda v: v.rank)
+    chosen = next((r for r in outcomes if r.verdict is worst), None)
+    if chosen is None:
+        # Seen in an earlier run only: that run's record of it says what went wrong.
+        chosen = replace(outcomes[0], verdict=worst, reason=last.extra.get("flaky_reason", last.reason),
+                         error_type=last.error_type, error_message=last.error_message)
+    first_reason = chosen.extra.get("flaky_reason", chosen.reason)
     tally = ", ".join(f"{v.value} {n}" for v, n in counts.most_common())
-    return replace(chosen, reason=f"flaky: {counts[verdict]} of {len(outcomes)} attempts gave this ({tally}); "
-                                  f"{chosen.reason}",
-                   extra={**chosen.extra, "outcomes": {v.value: n for v, n in counts.items()}})
+    return replace(chosen, reason=f"flaky: {sum(counts.values())} attempts so far ({tally}); {first_reason}",
+                   extra={**chosen.extra, "outcomes": {v.value: n for v, n in counts.items()},
+                          "flaky_reason": first_reason})
 
 
 def confirm_timeout(first: ReadRecord, limit: float, again: Callable[[float], ReadRecord]) -> ReadRecord:

@@ -282,8 +282,9 @@ class Runner:
         try:
             with run.timed("read"):
                 record = self.read(*task)
-                if moved(record, self._last.get(key_of(run.cell.id, fixture.name, variant, method))):
-                    record = settle([record, *(self.read(*task) for _ in range(MOVED_REPEATS))])
+                last = self._last.get(key_of(run.cell.id, fixture.name, variant, method))
+                if moved(record, last):
+                    record = settle([record, *(self.read(*task) for _ in range(MOVED_REPEATS))], last)
         except ServerGone:
             if self.stopping.is_set():
                 return

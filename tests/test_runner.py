@@ -399,3 +399,18 @@ def test_settling_takes_the_worst_verdict_seen_and_counts_every_outcome():
     # Worse than anything this run saw, in an earlier run: that run's record says what went wrong.
     earlier = settle([rec("pass")] * 2, last=mixed)
     assert earlier.verdict is Verdict.ERROR and earlier.reason == "flaky: 6 attempts so far (pass 5, error 1); error"
+
+
+def test_every_attempt_of_a_cell_on_a_zip_with_a_flaky_attempt_is_repeated():
+    from zarrmatrix.confirm import last_verdicts, moved, suspects
+
+    def rec(method, **extra):
+        return ReadRecord(reader="fsspec", library="fsspec", library_version="1", zarr_version=None,
+                          fixture="racy.zip", variant="zip", method=method, verdict=Verdict.PARTIAL, reason="",
+                          call="", repro="", extra=extra)
+
+    last = last_verdicts([rec("url-chaining", outcomes={"partial": 6, "error": 4}), rec("filesystem-object")])
+    assert suspects(last) == {("fsspec", "racy.zip")}
+    steady = rec("filesystem-object")
+    assert not moved(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")])
+    assert moved(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")], suspect=True)

@@ -32,8 +32,14 @@ def last_verdicts(records: Sequence[Record]) -> dict[Key, ReadRecord]:
     return {(r.reader, r.fixture, r.variant, r.method): r for r in records if isinstance(r, ReadRecord)}
 
 
-def moved(record: ReadRecord, last: ReadRecord | None) -> bool:
-    return last is not None and (last.verdict is not record.verdict or "outcomes" in last.extra)
+def suspects(last: dict[Key, ReadRecord]) -> set[tuple[str, str]]:
+    """(cell, fixture) pairs with a flaky attempt last time: the race is in the store layer the cell's methods
+    share (fsspec's ZipFileSystem), so each of its attempts on that zip is repeated, not only the one seen."""
+    return {(cell, fixture) for (cell, fixture, _, _), record in last.items() if "outcomes" in record.extra}
+
+
+def moved(record: ReadRecord, last: ReadRecord | None, suspect: bool = False) -> bool:
+    return suspect or last is not None and (last.verdict is not record.verdict or "outcomes" in last.extra)
 
 
 def settle(outcomes: Sequence[ReadRecord], last: ReadRecord | None = None) -> ReadRecord:

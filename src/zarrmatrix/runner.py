@@ -24,7 +24,7 @@ from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attemp
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
 from .cell_run import CellRun, Layout
-from .confirm import MOVED_REPEATS, confirm_timeout, key_of, last_verdicts, moved, settle
+from .confirm import MOVED_REPEATS, confirm_timeout, key_of, last_verdicts, moved, settle, suspects
 from .consoles import message_console
 from .execute import Executor, clean_stale_scratch
 from .fixtures import Fixture, discover, manifest_path, remove_written_by
@@ -256,6 +256,7 @@ class Runner:
             previous = read_result(self.layout.results / f"{run.cell.id}.json")
             took.update(durations(previous.records) if previous else {})
             self._last.update(last_verdicts(previous.records) if previous else {})
+        self._suspects = suspects(self._last)
         tasks = read_tasks(readers, fixtures, done, took)
         self._timed_out: list[tuple[tuple, ReadRecord]] = []
         try:
@@ -283,7 +284,7 @@ class Runner:
             with run.timed("read"):
                 record = self.read(*task)
                 last = self._last.get(key_of(run.cell.id, fixture.name, variant, method))
-                if moved(record, last):
+                if moved(record, last, (run.cell.id, fixture.name) in self._suspects):
                     record = settle([record, *(self.read(*task) for _ in range(MOVED_REPEATS))], last)
         except ServerGone:
             if self.stopping.is_set():

@@ -214,6 +214,12 @@ def test_shards_merged_equal_one_run(tmp_path):
     single = tmp_path / "single"
     done = nox("-s", "matrix", "--", *common, "--reports", str(single), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    # The cells ran side by side (nox -j auto) where there are cores for it, and the end says where the time went.
+    assert "where the time went" in done.stdout + done.stderr and "reads" in done.stdout + done.stderr
+    if (os.cpu_count() or 1) > 1:
+        spans = sorted((r.timings["read"].start, r.timings["read"].end)
+                       for r in load_results(single / "results").results if "read" in r.timings)
+        assert len(spans) == 3 and any(b[0] < a[1] for a, b in zip(spans, spans[1:])), spans
 
     one, sharded = verdicts(single), verdicts(merged)
     assert len(one["attempts"]) > 30

@@ -414,3 +414,18 @@ def test_every_attempt_of_a_cell_on_a_zip_with_a_flaky_attempt_is_repeated():
     steady = rec("filesystem-object")
     assert not moved(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")])
     assert moved(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")], suspect=True)
+
+
+def test_a_verdict_a_new_probe_moved_is_news_not_a_race(tmp_path, layout):
+    good, bad = "ab" * 32, "cd" * 32
+    matrix, runner = runner_for(tmp_path, layout, ScriptedBackend())
+    cell = [c for c in matrix.cells if c.id == "zarr-1.0"]
+    ScriptedEnvironment.SCRIPT = [good]
+    runner.run(cell, phases=["read"])
+    layout.probes.mkdir(parents=True, exist_ok=True)
+    (layout.probes / "read_zarr.py").write_text("# an edited probe\n")
+    ScriptedEnvironment.SCRIPT = [bad, good]
+    runner.run(cell, phases=["read"])
+    result = json.loads((layout.results / "zarr-1.0.json").read_text())
+    record = next(r for r in result["records"] if r["kind"] == "read" and r["variant"] == "zip")
+    assert record["verdict"] == "mismatch" and "outcomes" not in record and ScriptedEnvironment.SCRIPT == [good]

@@ -2,7 +2,8 @@
 
 - A timeout: beside other attempts on a loaded machine a slow read can pass its limit. The attempt runs once
   more, alone, at twice the limit; `timeout` only if it times out again, else what it found, reported slow.
-- A verdict that moved since the cell's last result, or an attempt already found flaky: some readers race
+- A verdict that moved since the cell's last result (in the same environment, with the same probes: a verdict
+  a new probe moved is news), or an attempt already found flaky: some readers race
   (fsspec's ZipFileSystem under zarr 3's concurrent reads reads one zip as "corrupt zip member" in 7 of 8
   quiet repeats here and passes the eighth), so one attempt is a sample, not a verdict. The attempt runs
   MOVED_REPEATS more times. Where the outcomes differ, now or in an earlier run, the attempt is flaky for

@@ -255,7 +255,10 @@ class Runner:
         for run in readers:
             previous = read_result(self.layout.results / f"{run.cell.id}.json")
             took.update(durations(previous.records) if previous else {})
-            self._last.update(last_verdicts(previous.records) if previous else {})
+            # Only against a result of the same environment and probes: a verdict a new probe moved is news.
+            if previous and previous.probe_digest == run.probe_digest and \
+                    previous.cell.get("env_key") == run.cell.env_key():
+                self._last.update(last_verdicts(previous.records))
         self._suspects = suspects(self._last)
         tasks = read_tasks(readers, fixtures, done, took)
         self._timed_out: list[tuple[tuple, ReadRecord]] = []

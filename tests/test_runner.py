@@ -2,6 +2,7 @@
 containers, so these tests need no network, no uv and no Docker."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -356,7 +357,8 @@ class ScriptedBackend(FakeBackend):
 def test_a_verdict_that_moved_since_the_last_run_is_settled_by_repeats_and_a_flaky_one_stays_flaky(tmp_path,
                                                                                                     layout):
     """The verdict of a racing reader is a sample: where it differs from the last result's, the attempt runs
-    nine times more; where they differ, it is flaky for good, its verdict the worst outcome seen so far."""
+    nine times more; where they differ, it is flaky for good, its verdict the worst outcome seen so far, and
+    later runs make one attempt each, counted with the others."""
     good, bad = "ab" * 32, "cd" * 32
     matrix, runner = runner_for(tmp_path, layout, ScriptedBackend())
     cell = [c for c in matrix.cells if c.id == "zarr-1.0"]
@@ -377,12 +379,12 @@ def test_a_verdict_that_moved_since_the_last_run_is_settled_by_repeats_and_a_fla
     assert record["verdict"] == "mismatch" and record["outcomes"] == {"mismatch": 8, "pass": 2}
     assert record["reason"].startswith("flaky: 10 attempts so far (mismatch 8, pass 2); ")
     assert ScriptedEnvironment.SCRIPT == []
-    # Found flaky: repeated again, and ten passes now do not make it pass.
-    ScriptedEnvironment.SCRIPT = [good] * 10
+    # Found flaky: one attempt, counted with the others, and a pass now does not make it pass.
+    ScriptedEnvironment.SCRIPT = [good, good]
     record = zip_read()
-    assert record["verdict"] == "mismatch" and record["outcomes"] == {"mismatch": 8, "pass": 12}
-    assert "flaky: 20 attempts so far" in record["reason"] and record["reason"].count("flaky") == 1
-    assert ScriptedEnvironment.SCRIPT == []
+    assert record["verdict"] == "mismatch" and record["outcomes"] == {"mismatch": 8, "pass": 3}
+    assert "flaky: 11 attempts so far" in record["reason"] and record["reason"].count("flaky") == 1
+    assert ScriptedEnvironment.SCRIPT == [good]
 
 
 def test_settling_takes_the_worst_verdict_seen_and_counts_every_outcome():
@@ -402,7 +404,7 @@ def test_settling_takes_the_worst_verdict_seen_and_counts_every_outcome():
 
 
 def test_every_attempt_of_a_cell_on_a_zip_with_a_flaky_attempt_is_repeated():
-    from zarrmatrix.confirm import last_verdicts, moved, suspects
+    from zarrmatrix.confirm import MOVED_REPEATS, SUSPECT_REPEATS, last_verdicts, repeats, suspects
 
     def rec(method, **extra):
         return ReadRecord(reader="fsspec", library="fsspec", library_version="1", zarr_version=None,
@@ -412,8 +414,12 @@ def test_every_attempt_of_a_cell_on_a_zip_with_a_flaky_attempt_is_repeated():
     last = last_verdicts([rec("url-chaining", outcomes={"partial": 6, "error": 4}), rec("filesystem-object")])
     assert suspects(last) == {("fsspec", "racy.zip")}
     steady = rec("filesystem-object")
-    assert not moved(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")])
-    assert moved(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")], suspect=True)
+    assert repeats(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")]) is None
+    assert repeats(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")], suspect=True) == SUSPECT_REPEATS
+    assert repeats(rec("url-chaining"), last[("fsspec", "racy.zip", "zip", "url-chaining")], suspect=True) == 0
+    moved = replace(steady, verdict=Verdict.ERROR)
+    assert repeats(moved, last[("fsspec", "racy.zip", "zip", "filesystem-object")]) == MOVED_REPEATS
+    assert repeats(steady, None) is None
 
 
 def test_a_verdict_a_new_probe_moved_is_news_not_a_race(tmp_path, layout):

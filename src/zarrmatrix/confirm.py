@@ -6,9 +6,10 @@
   a new probe moved is news), or an attempt already found flaky: some readers race
   (fsspec's ZipFileSystem under zarr 3's concurrent reads reads one zip as "corrupt zip member" in 7 of 8
   quiet repeats here and passes the eighth), so one attempt is a sample, not a verdict. The attempt runs
-  MOVED_REPEATS more times. Where the outcomes differ, now or in an earlier run, the attempt is flaky for
-  good: its record counts every outcome seen so far, and its verdict is the worst of them (a reader that
-  fails some of the time cannot be counted on to read the file), which later runs can only confirm.
+  MOVED_REPEATS more times (its cell's other attempts on the same zip SUSPECT_REPEATS more). Where the
+  outcomes differ, the attempt is flaky for good: its record counts every outcome seen so far, and its verdict
+  is the worst of them (a reader that fails some of the time cannot be counted on to read the file), which
+  later runs, one attempt each, can only confirm.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .attempt import IMPORT
 from .records import VERDICT_OF, ReadRecord, Record, Verdict
 
 MOVED_REPEATS = 9
+SUSPECT_REPEATS = 4
 Key = tuple[str, str, str, str]
 
 
@@ -39,8 +41,16 @@ def suspects(last: dict[Key, ReadRecord]) -> set[tuple[str, str]]:
     return {(cell, fixture) for (cell, fixture, _, _), record in last.items() if "outcomes" in record.extra}
 
 
-def moved(record: ReadRecord, last: ReadRecord | None, suspect: bool = False) -> bool:
-    return suspect or last is not None and (last.verdict is not record.verdict or "outcomes" in last.extra)
+def repeats(record: ReadRecord, last: ReadRecord | None, suspect: bool = False) -> int | None:
+    """How many more times to run an attempt before its verdict stands, or None where it stands as it is.
+
+    Found flaky before: none (0), its outcome joins the count and the worst seen stands. Moved since the last
+    result: MOVED_REPEATS. On a zip where the cell had a flaky attempt: SUSPECT_REPEATS, to find it out."""
+    if last is not None and "outcomes" in last.extra:
+        return 0
+    if last is not None and last.verdict is not record.verdict:
+        return MOVED_REPEATS
+    return SUSPECT_REPEATS if suspect else None
 
 
 def settle(outcomes: Sequence[ReadRecord], last: ReadRecord | None = None) -> ReadRecord:

@@ -24,7 +24,7 @@ from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attemp
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
 from .cell_run import CellRun, Layout
-from .confirm import MOVED_REPEATS, confirm_timeout, key_of, last_verdicts, moved, settle, suspects
+from .confirm import confirm_timeout, key_of, last_verdicts, repeats, settle, suspects
 from .consoles import message_console
 from .execute import Executor, clean_stale_scratch
 from .fixtures import Fixture, discover, manifest_path, remove_written_by
@@ -287,8 +287,9 @@ class Runner:
             with run.timed("read"):
                 record = self.read(*task)
                 last = self._last.get(key_of(run.cell.id, fixture.name, variant, method))
-                if moved(record, last, (run.cell.id, fixture.name) in self._suspects):
-                    record = settle([record, *(self.read(*task) for _ in range(MOVED_REPEATS))], last)
+                more = repeats(record, last, (run.cell.id, fixture.name) in self._suspects)
+                if more is not None:
+                    record = settle([record, *(self.read(*task) for _ in range(more))], last)
         except ServerGone:
             if self.stopping.is_set():
                 return

@@ -87,6 +87,12 @@ class ResultsFolder:
         return unsaved
 
 
+def same_environment(previous: CellResult, backend: str, env_key: str, probe_digest: str | None) -> bool:
+    """Whether `previous` ran in the same kind of environment, with the same pins and the same probes."""
+    return (previous.cell.get("backend") == backend and previous.cell.get("env_key") == env_key
+            and previous.probe_digest is not None and previous.probe_digest == probe_digest)
+
+
 def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable[str]) -> CellResult:
     """`result`, with the records of the phases not run this time taken from the cell's previous
     result (so `--phase bench` keeps the reads), if it ran in the same kind of environment with the
@@ -95,10 +101,7 @@ def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable
     kept = set().union(*(kinds for phase, kinds in PHASE_KINDS.items() if phase not in set(phases)))
     if not kept or previous is None or result.status is not CellStatus.OK:
         return result
-    same = (previous.cell.get("backend") == result.cell["backend"]
-            and previous.cell.get("env_key") == result.cell["env_key"]
-            and previous.probe_digest is not None and previous.probe_digest == result.probe_digest)
-    if not same:
+    if not same_environment(previous, result.cell["backend"], result.cell["env_key"], result.probe_digest):
         return result
     records = result.records + [r for r in previous.records if r.KIND in kept]
     timings = {**{phase: span for phase, span in previous.timings.items()

@@ -47,7 +47,7 @@ from .records import (
     Verdict,
 )
 from .results import read_result, write_text
-from .results_folder import ResultsFolder
+from .results_folder import ResultsFolder, same_environment
 from .verdicts import Context, judge
 from .zipfacts import inspect_zip
 
@@ -256,8 +256,7 @@ class Runner:
             previous = read_result(self.layout.results / f"{run.cell.id}.json")
             took.update(durations(previous.records) if previous else {})
             # Only against a result of the same environment and probes: a verdict a new probe moved is news.
-            if previous and previous.probe_digest == run.probe_digest and \
-                    previous.cell.get("env_key") == run.cell.env_key():
+            if previous and same_environment(previous, run.backend, run.cell.env_key(), run.probe_digest):
                 self._last.update(last_verdicts(previous.records))
         self._suspects = suspects(self._last)
         tasks = read_tasks(readers, fixtures, done, took)

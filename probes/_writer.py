@@ -98,26 +98,51 @@ def zip_facts(path):
             "compression": methods, "bytes": os.path.getsize(path)}
 
 
-def run_writer(write, versions):
+def run_writer(write, versions, write_feature=None):
     """Write one fixture and its manifest, under names readers never pick up, renamed when whole:
     a writer killed half-way leaves no fixture that readers would be blamed for failing to read.
 
-    `write` returns (zarr_format, variant, arrays, extra facts); `versions` the library versions to record."""
+    `write` returns (zarr_format, variant, arrays, extra facts); `versions` the library versions to record.
+    The kinds `features-v2` and `features-v3` write one fixture per catalogue feature of that format, each
+    through `write_feature(spec, target)`, which returns (variant, arrays, extra facts) and raises where the
+    library cannot express the feature: that is recorded as the writer's failure, fixture by fixture."""
     request, out = request_and_output()
     kind, cell_id = request["kind"], request["cell_id"]
+    facts = versions()
+    if not kind.startswith("features-"):
+        write_one(request, out, kind, facts, lambda partial: write(kind, partial, cell_id, request.get("mnist")))
+        return 0
+    from _features import catalogue
+
+    zarr_format = int(kind.rsplit("-v", 1)[1])
+    for spec in catalogue():
+        if spec["format"] == zarr_format:
+            write_one(request, out, "feature-" + spec["id"], facts,
+                      lambda partial, spec=spec: (zarr_format,) + tuple(write_feature(spec, partial)),
+                      feature=spec["id"])
+    return 0
+
+
+def write_one(request, out, kind, facts, write, feature=None):
+    """One fixture: `write(partial)` writes it and returns (zarr_format, variant, arrays, extra facts)."""
+    cell_id = request["cell_id"]
     name = "%s__%s.%s" % (cell_id, kind, "ozx" if kind.startswith("ozx-") else "zip")
     target = os.path.join(request["out_dir"], name)
-    partial = os.path.join(request["out_dir"], ".%s.partial" % name)
-    partial_manifest = os.path.join(request["out_dir"], ".%s.manifest.json.partial" % name)
-    facts = versions()
+    # The kind asked for ends the names, so the host can clean up after a writer killed half-way.
+    partial = os.path.join(request["out_dir"], ".%s.%s.partial" % (name, request["kind"]))
+    partial_manifest = os.path.join(request["out_dir"], ".%s.manifest.json.%s.partial" % (name, request["kind"]))
     record = dict(facts, kind="fixture", fixture=name, fixture_kind=kind, writer=cell_id)
     started = time.perf_counter()
     try:
-        zarr_format, variant, entries, extra = write(kind, partial, cell_id, request.get("mnist"))
+        zarr_format, variant, entries, extra = write(partial)
         record.update(extra)
         manifest = {"fixture": name, "writer": cell_id, "kind": kind, "zarr_format": zarr_format,
                     "variant": variant, "arrays": entries, "zip": zip_facts(partial),
                     "synthetic": extra.get("mnist_source") == "synthetic", "versions": facts}
+        if feature is not None:
+            manifest["feature"] = feature
+            if extra.get("hand_edit"):
+                manifest["hand_edit"] = extra["hand_edit"]
         with open(partial_manifest, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=1, sort_keys=True)
         os.replace(partial_manifest, target + ".manifest.json")
@@ -128,6 +153,7 @@ def run_writer(write, versions):
         for path in (partial, partial_manifest):
             if os.path.exists(path):
                 os.remove(path)
+    if feature is not None:
+        record["feature"] = feature
     record["seconds"] = round(time.perf_counter() - started, 4)
     out.emit(record)
-    return 0

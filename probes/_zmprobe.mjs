@@ -79,17 +79,20 @@ const TYPED = {
   float64: Float64Array, bool: Uint8Array,
 };
 
-// A chunk ({data, shape, stride}) copied into C order; no stride means C order already.
+// A chunk ({data, shape, stride}) copied into C order; no stride means C order already. The data is a typed
+// array, a plain Array (strings), or zarrita's BoolArray (read through get()).
 function cOrder(chunk) {
-  const { data, shape, stride } = chunk;
+  const { shape, stride } = chunk;
+  const data = ArrayBuffer.isView(chunk.data) || Array.isArray(chunk.data) ? chunk.data : iterate(chunk.data);
   const size = shape.reduce((a, b) => a * b, 1);
-  if (!stride) return data.subarray(0, size);
+  const head = (n) => (data.subarray ? data.subarray(0, n) : data.slice(0, n));
+  if (!stride) return head(size);
   let contiguous = true;
   for (let i = shape.length - 1, expect = 1; i >= 0; expect *= shape[i], i--) {
     if (shape[i] > 1 && stride[i] !== expect) contiguous = false;
   }
-  if (contiguous) return data.subarray(0, size);
-  const out = new data.constructor(size);
+  if (contiguous) return head(size);
+  const out = ArrayBuffer.isView(data) ? new data.constructor(size) : new Array(size);
   const index = new Array(shape.length).fill(0);
   for (let n = 0; n < size; n++) {
     let offset = 0;
@@ -103,21 +106,85 @@ function cOrder(chunk) {
   return out;
 }
 
-// SHA-256 of the decoded values in C order and little-endian, brought to the manifest's dtype first
-// (as numpy's astype would); what was observed is kept beside the digest.
+// SHA-256 of the decoded values in their canonical form, brought to the manifest's dtype first (as numpy's astype
+// would); what was observed is kept beside the digest. The form is _zmprobe.py's canonical_bytes: numbers
+// little-endian; bool one byte 0/1; "string" the UTF-8 of each value joined by NUL; datetime64 the int64 ticks;
+// complex the (real, imaginary) pairs; every NaN the one quiet NaN with the sign bit clear.
 export function checksum(chunk, dtype, expected) {
   const observed = { shape: [...chunk.shape], dtype: dtype };
-  let values = cOrder(chunk);
-  const wanted = expected && expected.dtype;
-  if (wanted && wanted !== dtype && TYPED[wanted]) {
-    const big = values instanceof BigInt64Array || values instanceof BigUint64Array;
-    const toBig = TYPED[wanted] === BigInt64Array || TYPED[wanted] === BigUint64Array;
-    values = TYPED[wanted].from(values, big === toBig ? (v) => v : toBig ? (v) => BigInt(v) : (v) => Number(v));
+  const wanted = (expected && expected.dtype) || dtype;
+  // Complex values come as interleaved (real, imaginary) floats: one more axis of two.
+  if (wanted.startsWith("complex") && chunk.data.length === 2 * chunk.shape.reduce((a, b) => a * b, 1)) {
+    chunk = { data: chunk.data, shape: [...chunk.shape, 2], stride: chunk.stride && [...chunk.stride.map((s) => 2 * s), 1] };
   }
-  if (values instanceof Uint8Array && dtype === "bool") values = values.map((v) => (v ? 1 : 0));
-  const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  return [createHash("sha256").update(canonicalBytes(cOrder(chunk), wanted)).digest("hex"), observed];
+}
+
+const FLOAT_PARTS = { float16: "float16", float32: Float32Array, float64: Float64Array, complex64: Float32Array,
+  complex128: Float64Array };
+
+export function canonicalBytes(values, dtype) {
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error("a big-endian host: bytes need a swap");
-  return [createHash("sha256").update(bytes).digest("hex"), observed];
+  if (dtype === "string") {
+    const texts = Array.from(values, (v) => (v == null ? "" : v instanceof Uint8Array ? Buffer.from(v).toString("utf8")
+      : String(v)));
+    return Buffer.from(texts.join("\0"), "utf8");
+  }
+  if (dtype === "bool") return Buffer.from(Uint8Array.from(iterate(values), (v) => (v ? 1 : 0)));
+  if (dtype.startsWith("datetime64")) return bytesOf(BigInt64Array.from(iterate(values), (v) => BigInt(v)));
+  if (dtype === "float16") {
+    // Half floats arrive as their bits (a Uint16Array) or as numbers (a Float16Array, or floats to round).
+    const bits = values instanceof Uint16Array ? Uint16Array.from(values)
+      : Uint16Array.from(iterate(values), (v) => halfBits(Number(v)));
+    for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7c00) === 0x7c00 && bits[i] & 0x3ff) bits[i] = 0x7e00;
+    return bytesOf(bits);
+  }
+  if (FLOAT_PARTS[dtype]) {
+    const out = FLOAT_PARTS[dtype].from(iterate(values), Number);
+    for (let i = 0; i < out.length; i++) if (Number.isNaN(out[i])) out[i] = NaN;
+    return bytesOf(out);
+  }
+  if (!TYPED[dtype]) throw new Error(`no canonical form for dtype ${dtype}`);
+  const toBig = TYPED[dtype] === BigInt64Array || TYPED[dtype] === BigUint64Array;
+  return bytesOf(TYPED[dtype].from(iterate(values), toBig ? (v) => BigInt(v) : (v) => Number(v)));
+}
+
+// Values of a typed array, a plain Array, or zarrita's BoolArray (which has get() and a length, no indexing).
+function iterate(values) {
+  if (typeof values.get === "function" && !ArrayBuffer.isView(values)) {
+    return Array.from({ length: values.length }, (_, i) => values.get(i));
+  }
+  return values;
+}
+
+function bytesOf(typed) {
+  return Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
+}
+
+// IEEE 754 half-precision bits of a number, rounded to nearest, ties to even.
+export function halfBits(value) {
+  const f32 = new Float32Array([value]);
+  const x = new Uint32Array(f32.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rest > mid || (rest === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
+  return sign | half;
 }
 
 // -- the reference arrays ------------------------------------------------------------------------------
@@ -204,6 +271,87 @@ export function referenceArrays() {
   });
 }
 
+// -- the feature catalogue -----------------------------------------------------------------------------
+
+// As _features.py has them: integer ranges, and the characters of the string features.
+const FEATURE_RANGES = { int8: [-100, 100], uint8: [0, 255], int16: [-10000, 10000], uint16: [0, 60000],
+  int32: [-1000000, 1000000], int64: [-1000000, 1000000], uint64: [0, 1000000] };
+const ALPHABET = ["a", "b", "c", "x", "y", "z", "A", "Z", "0", "9", " ", "\u00e9", "\u00df", "\u20ac", "\u{1F600}",
+  "\u4e2d"];
+const LIMITS = { int64: [-(2n ** 63n), 2n ** 63n - 1n], uint64: [0n, 2n ** 64n - 1n], int8: [-128, 127],
+  uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535], int32: [-2147483648, 2147483647] };
+const SPECIAL = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
+
+export function featureFill(spec) {
+  const value = spec.fill_value;
+  return typeof value === "string" && value in SPECIAL ? SPECIAL[value] : value;
+}
+
+// Every value of a feature's array as if all of it were written, C order: a typed array, or an Array of strings.
+function featureValues(spec) {
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  const { dtype } = spec;
+  const floats = (stream) => stream.map((v) => (v / 4294967296) * 40 - 10);
+  if (dtype === "string") {
+    return xorshift32(spec.id, count).map((v) =>
+      Array.from({ length: v % 7 }, (_, k) => ALPHABET[(v >>> (3 + 4 * k)) & 15]).join(""));
+  }
+  if (dtype.startsWith("complex")) return (dtype === "complex64" ? Float32Array : Float64Array).from(
+    floats(xorshift32(spec.id, 2 * count)));
+  const stream = xorshift32(spec.id, count);
+  if (dtype === "bool") return Uint8Array.from(stream, (v) => v & 1);
+  if (dtype.startsWith("datetime64")) return BigInt64Array.from(stream, (v) => BigInt(v % 2000000000));
+  if (dtype === "float16") return Float64Array.from(stream, (v) => ((v % 4096) - 2048) / 16);
+  if (dtype.startsWith("float")) {
+    const data = floats(stream);
+    if (spec.values === "specials") {
+      data.forEach((_, i) => {
+        if (i % 7 === 3) data[i] = NaN;
+        if (i % 11 === 5) data[i] = Infinity;
+        if (i % 13 === 6) data[i] = -Infinity;
+      });
+    }
+    return TYPED[dtype].from(data);
+  }
+  const [lo, hi] = FEATURE_RANGES[dtype];
+  const big = dtype.endsWith("64");
+  const out = TYPED[dtype].from(stream, (v) => (big ? BigInt((v % (hi - lo + 1)) + lo) : (v % (hi - lo + 1)) + lo));
+  if (spec.values === "extremes" && count >= 4) {
+    const [min, max] = LIMITS[dtype];
+    const one = big ? 1n : 1;
+    [out[0], out[1], out[count - 2], out[count - 1]] = [min, max, min + one, max - one];
+  }
+  return out;
+}
+
+// Each feature of the catalogue: its whole data (the fill value where nothing is written) and the region written.
+export function featureArrays() {
+  const table = JSON.parse(fs.readFileSync(path.join(HERE, "features.json"), "utf8")).features;
+  return table.map((spec) => {
+    const full = featureValues(spec);
+    const bounds = spec.written || spec.shape.map((n) => [0, n]);
+    const block = spec.dtype.startsWith("complex") ? { data: full, shape: spec.shape, stride: null }
+      : region(full, spec.shape, bounds);
+    let data = full;
+    if (spec.written) {
+      const fill = featureFill(spec);
+      data = new full.constructor(full.length).fill(typeof full[0] === "bigint" ? BigInt(fill) : fill);
+      const st = strides(spec.shape);
+      const index = new Array(spec.shape.length).fill(0);
+      for (let n = 0; n < block.data.length; n++) {
+        let offset = 0;
+        for (let d = 0; d < index.length; d++) offset += (bounds[d][0] + index[d]) * st[d];
+        data[offset] = block.data[n];
+        for (let d = index.length - 1; d >= 0; d--) {
+          if (++index[d] < block.shape[d]) break;
+          index[d] = 0;
+        }
+      }
+    }
+    return { spec, data, bounds, block };
+  });
+}
+
 // -- zip ----------------------------------------------------------------------------------------------
 
 // The member names of a zip, read from its central directory (ZIP64 too).
@@ -263,13 +411,16 @@ function filesOf(folder, prefix = "") {
 // 1980-01-01, the earliest date a zip can hold, for every member: a fixture's bytes do not depend on the clock.
 const DOS_DATE = (1 << 5) | 1;
 
-// Zip every file below `folder` into `target`, STORED, as _packing.py's "stored" does.
-export function zipFolder(folder, target) {
+// Zip every file below `folder` into `target`, STORED, as _packing.py's "stored" does. `stale` is [member name,
+// bytes]: an older copy of a metadata member, zipped ahead of the current one (as _features.py's pack_feature).
+export function zipFolder(folder, target, stale = null) {
   const locals = [];
   const central = [];
   let offset = 0;
-  for (const name of filesOf(folder)) {
-    const data = fs.readFileSync(path.join(folder, name));
+  const members = filesOf(folder).map((name) => [name, null]);
+  if (stale) members.unshift(stale);
+  for (const [name, bytes] of members) {
+    const data = bytes || fs.readFileSync(path.join(folder, name));
     const nameBytes = Buffer.from(name, "utf8");
     const crc = crc32(data);
     const local = Buffer.alloc(30);

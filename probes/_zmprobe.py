@@ -68,7 +68,7 @@ def error_of(exc):
 
 
 def checksum(array, expected=None):
-    """SHA-256 of the decoded bytes in C order and little-endian.
+    """SHA-256 of the decoded values in their canonical form (see `canonical_bytes`).
 
     `expected` holds the manifest's shape and dtype: an array that came back
     as (1, y, x) for (y, x), or as another dtype, is brought to the expected
@@ -76,20 +76,44 @@ def checksum(array, expected=None):
     """
     import numpy as np
 
-    a = np.asarray(array)
-    if isinstance(array, np.ma.MaskedArray):
-        a = np.ma.getdata(array)
+    a = np.asarray(array) if not isinstance(array, np.ma.MaskedArray) else np.ma.getdata(array)
     observed = {"shape": list(a.shape), "dtype": str(a.dtype)}
+    dtype = str(a.dtype)
     if expected:
         shape = tuple(expected.get("shape") or a.shape)
         squeezed = tuple(d for d in a.shape if d != 1)
         if a.shape != shape and squeezed == tuple(d for d in shape if d != 1):
             a = a.reshape(shape)
-        dtype = expected.get("dtype")
-        if dtype and str(a.dtype) != dtype:
-            a = a.astype(np.dtype(dtype))
-    a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
-    return hashlib.sha256(a.tobytes()).hexdigest(), observed
+        dtype = expected.get("dtype") or dtype
+    return hashlib.sha256(canonical_bytes(a, dtype)).hexdigest(), observed
+
+
+def canonical_bytes(a, dtype):
+    """The bytes a checksum is of, for an array meant to hold `dtype` (the manifest's name of it), in C order:
+    numbers little-endian; bool one byte 0/1; "string" the UTF-8 of each value joined by NUL; datetime64 the
+    int64 ticks in the unit `dtype` names; complex the (real, imaginary) pairs; every NaN one canonical payload
+    (the quiet NaN with the sign bit clear). _zmprobe.mjs has the same form for Node probes."""
+    import numpy as np
+
+    if dtype == "string":
+        texts = [v.decode("utf-8") if isinstance(v, bytes) else ("" if v is None else str(v))
+                 for v in np.asarray(a, dtype=object).ravel(order="C")]
+        return "\0".join(texts).encode("utf-8")
+    if dtype == "bool":
+        return np.ascontiguousarray(np.asarray(a) != 0, dtype=np.uint8).tobytes()
+    if dtype.startswith("datetime64"):
+        ticks = a.astype(dtype) if a.dtype.kind == "M" else a
+        return np.ascontiguousarray(ticks.view("<i8") if ticks.dtype.kind == "M" else ticks, dtype="<i8").tobytes()
+    target = np.dtype(dtype) if dtype != str(a.dtype) else a.dtype
+    if target.kind in "fc":
+        parts = a.astype(target).view("<f%d" % (target.itemsize // 2)) if target.kind == "c" else a.astype(target)
+        parts = np.where(np.isnan(parts), parts.dtype.type(np.nan), parts)
+        # np.nan's payload can carry the sign of the NaN it came from: clear it, so every NaN is one NaN.
+        parts = np.where(np.isnan(parts), np.abs(parts), parts)
+        return np.ascontiguousarray(parts, dtype=parts.dtype.newbyteorder("<")).tobytes()
+    if a.dtype.kind in "USOT":
+        raise TypeError("read as %s, which holds no %s values" % (a.dtype, target))
+    return np.ascontiguousarray(a.astype(target), dtype=target.newbyteorder("<")).tobytes()
 
 
 def version_of(distribution):

@@ -13,6 +13,7 @@ import tempfile
 
 import numpy as np
 import tensorstore as ts
+from _features import FeatureArray, drop_bytes_endian, metadata_key, pack_feature, stale_edit
 
 from _packing import pack
 from _writer import edge_arrays, run_writer
@@ -86,5 +87,86 @@ def write(kind, target, cell_id, mnist):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# Feature dtypes as Zarr v2 names them: what the zarr driver is asked for, whether it can or not.
+FEATURE_V2_DTYPES = {"uint64": "<u8", "uint16": "<u2", "bool": "|b1", "complex64": "<c8", "int32": "<i4",
+                     "float64": "<f8", "int16": "<i2", "datetime64[s]": "<M8[s]", "string": "|O"}
+V3_CODECS = {"zstd": {"name": "zstd", "configuration": {"level": 3, "checksum": False}},
+             "gzip": {"name": "gzip", "configuration": {"level": 5}},
+             "blosc-bitshuffle": {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 5,
+                                                                    "shuffle": "bitshuffle", "typesize": 4,
+                                                                    "blocksize": 0}},
+             "crc32c": {"name": "crc32c"}}
+
+
+def feature_metadata(spec, shape):
+    """The array metadata of a feature as the Zarr specs spell it: the driver says whether it can write it."""
+    fill = spec.get("fill_value")
+    if spec["format"] == 2:
+        dtype = FEATURE_V2_DTYPES[spec["dtype"]]
+        if spec.get("endian") == "big":
+            dtype = dtype.replace("<", ">")
+        metadata = {"shape": list(shape), "chunks": list(spec["chunks"]), "dtype": dtype, "fill_value": fill,
+                    "compressor": {"id": "zstd", "level": 3} if spec.get("codec") == "zstd" else None}
+        if spec.get("chunk_key") == "slash":
+            metadata["dimension_separator"] = "/"
+        if spec["dtype"] == "string":
+            metadata["filters"] = [{"id": "vlen-utf8"}]
+        return "zarr", metadata
+    codecs = [{"name": "bytes", "configuration": {"endian": spec.get("endian", "little")}}]
+    if spec.get("codec") == "transpose":
+        codecs.insert(0, {"name": "transpose", "configuration": {"order": [1, 0]}})
+    elif spec.get("codec"):
+        codecs.append(V3_CODECS[spec["codec"]])
+    if spec.get("shard"):
+        codecs = [{"name": "sharding_indexed", "configuration": {
+            "chunk_shape": spec["shard"]["chunks"], "codecs": codecs,
+            "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+            "index_location": spec["shard"]["index_location"]}}]
+    # The names zarr-python gives the extension data types (zarr-extensions), for TensorStore to accept or refuse.
+    data_type = {"datetime64[s]": "numpy.datetime64"}.get(spec["dtype"], spec["dtype"])
+    metadata = {"shape": list(shape), "data_type": data_type, "fill_value": fill, "codecs": codecs,
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(spec["chunks"])}}}
+    if spec.get("chunk_key") == "v2":
+        metadata["chunk_key_encoding"] = {"name": "v2", "configuration": {"separator": "."}}
+    if spec.get("attributes"):
+        metadata["attributes"] = {k: float(v) for k, v in spec["attributes"].items()}
+    return "zarr3", metadata
+
+
+def write_feature(spec, target):
+    """One catalogue feature through TensorStore's zarr or zarr3 driver, into a folder zipped afterwards."""
+    feature, zarr_format = FeatureArray(spec), spec["format"]
+    folder = tempfile.mkdtemp(prefix="zm-ts-feature-")
+    try:
+        kvstore = {"driver": "file", "path": folder + "/"}
+        store = ts.KvStore.open(kvstore).result()
+        group = {"zarr_format": 2} if zarr_format == 2 else {"zarr_format": 3, "node_type": "group",
+                                                              "attributes": {"feature": spec["id"]}}
+        store.write(".zgroup" if zarr_format == 2 else "zarr.json", json.dumps(group).encode()).result()
+        old_shape = spec.get("old_shape")
+        driver, metadata = feature_metadata(spec, old_shape or feature.shape)
+        array = ts.open({"driver": driver, "kvstore": dict(kvstore, path=folder + "/data/"), "metadata": metadata,
+                         "create": True, "delete_existing": True}).result()
+        where, block = feature.region()
+        extra, stale = {}, None
+        if old_shape:
+            array[:old_shape[0]].write(block[:old_shape[0]]).result()
+            key = "data/" + metadata_key(zarr_format)
+            stale = (key, store.read(key).result().value)
+            array = array.resize(exclusive_max=list(feature.shape)).result()
+            array[old_shape[0]:].write(block[old_shape[0]:]).result()
+            extra["hand_edit"] = stale_edit(key)
+        else:
+            array[where].write(block).result()
+        del array, store
+        if spec.get("edit") == "bytes-no-endian":
+            extra["hand_edit"] = drop_bytes_endian(folder)
+        extra.update(pack_feature(folder, target, stale))
+        return "TensorStore %s, zipped" % driver, [feature.entry(codec=json.dumps(metadata.get("codecs")
+                                                                               or metadata.get("compressor")))], extra
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main_guard(lambda: run_writer(write, versions))
+    main_guard(lambda: run_writer(write, versions, write_feature))

@@ -10,8 +10,8 @@ import * as path from "node:path";
 import FileSystemStore from "@zarrita/storage/fs";
 import * as zarr from "zarrita";
 
-import { errorOf, mainGuard, parseArgs, referenceArrays, requestAndOutput, checksum, versionOf, zipFolder,
-  zipNames } from "./_zmprobe.mjs";
+import { errorOf, featureArrays, featureFill, mainGuard, parseArgs, referenceArrays, requestAndOutput, checksum,
+  versionOf, zipFolder, zipNames } from "./_zmprobe.mjs";
 
 const CODECS = {
   "zarrita-v3": undefined,
@@ -60,37 +60,125 @@ function zipFacts(file) {
     bytes: fs.statSync(file).size };
 }
 
-// As run_writer in _writer.py: under names readers never pick up, renamed when whole.
-async function main() {
-  const [request, out] = requestAndOutput(parseArgs());
-  const { kind, cell_id: cellId, out_dir: outDir } = request;
+const BYTES = (endian) => ({ name: "bytes", configuration: { endian: endian } });
+const FEATURE_CODECS = {
+  zstd: { name: "zstd", configuration: { level: 3, checksum: false } },
+  gzip: { name: "gzip", configuration: { level: 5 } },
+  "blosc-bitshuffle": { name: "blosc", configuration: { cname: "zstd", clevel: 5, shuffle: "bitshuffle", typesize: 4,
+    blocksize: 0 } },
+  crc32c: { name: "crc32c" },
+};
+
+// The codecs of a feature as the v3 spec spells them: zarrita is handed them, and encodes them or says it cannot.
+function featureCodecs(spec) {
+  if (spec.dtype === "string") return [{ name: "vlen-utf8" }];
+  let codecs = [BYTES(spec.endian || "little")];
+  if (spec.codec === "transpose") codecs.unshift({ name: "transpose", configuration: { order: [1, 0] } });
+  else if (spec.codec) codecs.push(FEATURE_CODECS[spec.codec]);
+  if (spec.shard) {
+    codecs = [{ name: "sharding_indexed", configuration: { chunk_shape: spec.shard.chunks, codecs: codecs,
+      index_codecs: [BYTES("little"), { name: "crc32c" }], index_location: spec.shard.index_location } }];
+  }
+  return codecs;
+}
+
+// One catalogue feature through zarrita.create and zarr.set, into a folder zipped afterwards.
+async function writeFeature(feature, folder, target) {
+  const { spec, data, bounds, block } = feature;
+  if (spec.chunk_key === "v2") throw new Error("zarrita.create has no chunk_key_encoding option but the separator");
+  const root = zarr.root(new FileSystemStore(folder));
+  await zarr.create(root, { attributes: { feature: spec.id } });
+  // The extension data types by the names zarr-python gives them, for zarrita to accept or refuse.
+  const dtype = { "datetime64[s]": "numpy.datetime64" }[spec.dtype] || spec.dtype;
+  const options = { shape: spec.old_shape || spec.shape, chunkShape: spec.chunks, dtype: dtype,
+    codecs: featureCodecs(spec), fillValue: featureFill(spec) };
+  if (spec.attributes) options.attributes = Object.fromEntries(Object.entries(spec.attributes).map(([k, v]) =>
+    [k, featureFill({ fill_value: v })]));
+  let arr = await zarr.create(root.resolve("data"), options);
+  const extra = {};
+  let stale = null;
+  if (spec.old_shape) {
+    // zarrita has no resize: the array is created again at its new shape, over the chunks already written.
+    const old = spec.old_shape[0];
+    await zarr.set(arr, [zarr.slice(0, old)], { data: block.data.slice(0, old), shape: [old], stride: [1] });
+    stale = ["data/zarr.json", fs.readFileSync(path.join(folder, "data", "zarr.json"))];
+    arr = await zarr.create(root.resolve("data"), { ...options, shape: spec.shape });
+    const rest = spec.shape[0] - old;
+    await zarr.set(arr, [zarr.slice(old, spec.shape[0])], { data: block.data.slice(old), shape: [rest], stride: [1] });
+    extra.hand_edit = "the metadata data/zarr.json of the array before it was created again at its new shape, zipped " +
+      "as a member of its own ahead of the current one";
+  } else if (spec.shape.length === 0) {
+    await zarr.set(arr, null, data[0]);
+  } else if (data.length) {
+    // An array with no element has nothing to write: its metadata is the fixture.
+    await zarr.set(arr, bounds.map(([a, b]) => zarr.slice(a, b)), block);
+  }
+  if (spec.edit === "bytes-no-endian") {
+    const file = path.join(folder, "data", "zarr.json");
+    const meta = JSON.parse(fs.readFileSync(file, "utf8"));
+    for (const codec of meta.codecs) if (codec.name === "bytes") delete codec.configuration.endian;
+    fs.writeFileSync(file, JSON.stringify(meta, null, 2));
+    extra.hand_edit = "dropped `endian` from the bytes codec of data/zarr.json";
+  }
+  Object.assign(extra, zipFolder(folder, target, stale));
+  const [digest] = checksum({ data, shape: spec.shape, stride: null }, spec.dtype);
+  const entry = { path: "data", shape: spec.shape, dtype: spec.dtype, chunks: spec.chunks, sha256: digest,
+    feature: spec.id, codec: JSON.stringify(options.codecs) };
+  if (spec.fill_value != null) entry.fill_value = spec.fill_value;
+  return [`zarrita ${versionOf("zarrita")}, zipped`, [entry], extra];
+}
+
+// As write_one in _writer.py: under names readers never pick up, renamed when whole.
+async function writeOne(request, out, kind, facts, write, feature) {
+  const { cell_id: cellId, out_dir: outDir } = request;
   const name = `${cellId}__${kind}.zip`;
   const target = path.join(outDir, name);
-  const partial = path.join(outDir, `.${name}.partial`);
-  const partialManifest = path.join(outDir, `.${name}.manifest.json.partial`);
-  const facts = versions();
+  const partial = path.join(outDir, `.${name}.${request.kind}.partial`);
+  const partialManifest = path.join(outDir, `.${name}.manifest.json.${request.kind}.partial`);
   const record = { ...facts, kind: "fixture", fixture: name, fixture_kind: kind, writer: cellId };
   const started = performance.now();
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), "zm-zarrita-"));
   try {
-    if (!(kind in CODECS)) throw new Error(`unknown fixture kind ${kind}`);
-    const entries = await write(kind, folder);
-    const packing = zipFolder(folder, partial);
-    const variant = kind === "zarrita-v3" ? "zarrita defaults, zipped" : "zarrita, bytes codec and fill values, zipped";
+    const [variant, entries, extra] = await write(folder, partial);
+    Object.assign(record, extra);
     const manifest = { fixture: name, writer: cellId, kind: kind, zarr_format: 3, variant: variant, arrays: entries,
       zip: zipFacts(partial), synthetic: false, versions: facts };
+    if (feature) {
+      manifest.feature = feature;
+      if (extra.hand_edit) manifest.hand_edit = extra.hand_edit;
+    }
     fs.writeFileSync(partialManifest, JSON.stringify(manifest, null, 1));
     fs.renameSync(partialManifest, target + ".manifest.json");
     fs.renameSync(partial, target);
-    Object.assign(record, packing, { manifest: manifest, error: null });
+    Object.assign(record, { manifest: manifest, error: null });
   } catch (err) {
     record.error = errorOf(err);
     for (const leftover of [partial, partialManifest]) fs.rmSync(leftover, { force: true });
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
   }
+  if (feature) record.feature = feature;
   record.seconds = Math.round(performance.now() - started) / 1000;
   out.emit(record);
+}
+
+async function main() {
+  const [request, out] = requestAndOutput(parseArgs());
+  const { kind } = request;
+  const facts = versions();
+  if (kind === "features-v3") {
+    for (const feature of featureArrays().filter((f) => f.spec.format === 3)) {
+      await writeOne(request, out, `feature-${feature.spec.id}`, facts,
+        (folder, target) => writeFeature(feature, folder, target), feature.spec.id);
+    }
+    return 0;
+  }
+  await writeOne(request, out, kind, facts, async (folder, target) => {
+    if (!(kind in CODECS)) throw new Error(`unknown fixture kind ${kind}`);
+    const entries = await write(kind, folder);
+    const variant = kind === "zarrita-v3" ? "zarrita defaults, zipped" : "zarrita, bytes codec and fill values, zipped";
+    return [variant, entries, zipFolder(folder, target)];
+  });
   return 0;
 }
 

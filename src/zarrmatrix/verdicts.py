@@ -178,6 +178,49 @@ def judge(result: ProcessResult, record: dict[str, Any] | None,
     return _compare(record.get("arrays") or [], expected, ctx)
 
 
+_NUMPY_CODE = re.compile(r"^[<>|=]?([iufcbMmUSOTV])(\d*)")
+_KINDS = {"i": "int", "u": "uint", "f": "float", "c": "complex", "b": "bool", "M": "datetime", "m": "timedelta",
+          "U": "string", "S": "string", "O": "string", "T": "string"}
+
+
+def dtype_form(name: str | None) -> tuple[str, int] | None:
+    """What a dtype's values are, whatever names it (numpy's `>i4`, `int32`, `StringDType()`, zarrita's
+    `v2:object`): (kind, bytes per value; 0 where the kind has no fixed size). None: a name not understood.
+    Byte order and datetime units are not part of it: values are compared after conversion."""
+    text = str(name or "").strip().removeprefix("v2:").lower()
+    if not text:
+        return None
+    if text in ("bool", "b1", "|b1"):
+        return ("bool", 1)
+    if text.startswith(("str", "object", "unicode", "vlen")):
+        return ("string", 0)
+    if text.startswith(("datetime64", "numpy.datetime64")):
+        return ("datetime", 8)
+    found = re.match(r"^(u?int|float|complex)(\d+)$", text)
+    if found:
+        bits = int(found.group(2))
+        return (found.group(1), bits // 8)
+    code = _NUMPY_CODE.match(str(name).removeprefix("v2:"))
+    if code and code.group(1) in _KINDS:
+        kind = _KINDS[code.group(1)]
+        return (kind, 0 if kind in ("string",) else (8 if kind == "datetime" else int(code.group(2) or 0)))
+    return None
+
+
+def form_differs(spec: dict[str, Any], observed: dict[str, Any] | None) -> str | None:
+    """How what a reader returned differs in shape or dtype from what was written (None: it does not).
+    Axes of length 1 do not count: a reader may add or drop them."""
+    if not observed:
+        return None
+    shape, seen = spec.get("shape"), observed.get("shape")
+    if shape is not None and seen is not None and [d for d in seen if d != 1] != [d for d in shape if d != 1]:
+        return f"shape ({', '.join(map(str, seen))}) where ({', '.join(map(str, shape))}) was written"
+    written, read = dtype_form(spec.get("dtype")), dtype_form(observed.get("dtype"))
+    if written and read and written != read:
+        return f"read as {observed['dtype']}, written as {spec['dtype']}"
+    return None
+
+
 def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | None,
              ctx: Context) -> Judgement:
     by_path = {a["path"]: a for a in seen}
@@ -193,6 +236,13 @@ def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | No
             missing.append(row)
         elif spec.get("sha256") and got.get("sha256") != spec["sha256"]:
             row.update(status="wrong", observed=got.get("observed"), sha256=got.get("sha256"))
+            differs = form_differs(spec, got.get("observed"))
+            if differs:
+                row["differs"] = differs
+            wrong.append(row)
+        elif expected is not None and form_differs(spec, got.get("observed")):
+            row.update(status="wrong", observed=got.get("observed"), sha256=got.get("sha256"),
+                       differs=form_differs(spec, got.get("observed")))
             wrong.append(row)
         else:
             row.update(status="ok", observed=got.get("observed"), sha256=got.get("sha256"))
@@ -202,7 +252,7 @@ def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | No
     if not total:
         return Judgement(Verdict.ERROR, "the store opened, but held no arrays", arrays=rows)
     if wrong:
-        names = ", ".join(r["path"] for r in wrong[:4])
+        names = ", ".join(r["path"] + (f" ({r['differs']})" if r.get("differs") else "") for r in wrong[:4])
         return Judgement(Verdict.MISMATCH, f"{len(wrong)} of {total} arrays differ from the writer's: {names}",
                          arrays=rows)
     if not missing and expected is None:

@@ -1,0 +1,169 @@
+"""The feature catalogue (features.json): one small array per Zarr feature, its intended data, and the hand
+edits some writers need to express a feature.
+
+Standard library and numpy only, Python 3.9 compatible. _zmprobe.mjs makes the same data for Node writers.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from _writer import xorshift32
+from _zmprobe import checksum
+
+CATALOGUE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "features.json")
+# Value ranges of integer features; "extremes" puts the type's own limits at the ends.
+INT_RANGES = {"int8": (-100, 100), "uint8": (0, 255), "int16": (-10**4, 10**4), "uint16": (0, 60000),
+              "int32": (-10**6, 10**6), "int64": (-10**6, 10**6), "uint64": (0, 10**6)}
+# Characters of the string features: ASCII, Latin-1, the BMP and beyond it, so that UTF-8 is tested whole.
+ALPHABET = ["a", "b", "c", "x", "y", "z", "A", "Z", "0", "9", " ", "\u00e9", "\u00df", "\u20ac", "\U0001F600",
+            "\u4e2d"]
+SPECIAL_FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def catalogue():
+    with open(CATALOGUE, encoding="utf-8") as handle:
+        return json.load(handle)["features"]
+
+
+def by_id(feature_id):
+    for spec in catalogue():
+        if spec["id"] == feature_id:
+            return spec
+    raise KeyError("no feature %r in features.json" % feature_id)
+
+
+def numpy_dtype(spec):
+    if spec["dtype"] == "string":
+        return np.dtype(object)
+    dtype = np.dtype(spec["dtype"])
+    return dtype.newbyteorder(">") if spec.get("endian") == "big" else dtype
+
+
+def fill_value(spec):
+    """The fill value as Python has it (NaN for "NaN"), or None."""
+    value = spec.get("fill_value")
+    if isinstance(value, str) and value in SPECIAL_FLOATS:
+        return SPECIAL_FLOATS[value]
+    if isinstance(value, list):
+        return complex(value[0], value[1])
+    return value
+
+
+def _floats(values):
+    return np.asarray(values, dtype=np.float64) / 4294967296.0 * 40.0 - 10.0
+
+
+def values_of(spec):
+    """Every value of the feature's array, as if all of it were written (C order, the intended dtype)."""
+    shape, dtype = tuple(spec["shape"]), spec["dtype"]
+    count = int(np.prod(shape)) if shape else 1
+    seed = spec["id"]
+    if dtype == "string":
+        stream = xorshift32(seed, count)
+        texts = ["".join(ALPHABET[(v >> (3 + 4 * k)) & 15] for k in range(v % 7)) for v in stream]
+        return np.asarray(texts, dtype=object).reshape(shape)
+    if dtype.startswith("complex"):
+        stream = _floats(xorshift32(seed, 2 * count))
+        return (stream[0::2] + 1j * stream[1::2]).astype(dtype).reshape(shape)
+    stream = xorshift32(seed, count)
+    if dtype == "bool":
+        return (np.asarray(stream, dtype=np.int64) & 1).astype(bool).reshape(shape)
+    if dtype.startswith("datetime64"):
+        return (np.asarray(stream, dtype=np.int64) % 2000000000).view(dtype).reshape(shape)
+    if dtype == "float16":
+        return ((np.asarray(stream, dtype=np.int64) % 4096 - 2048) / 16.0).astype(dtype).reshape(shape)
+    if dtype.startswith("float"):
+        data = _floats(stream)
+        if spec.get("values") == "specials":
+            index = np.arange(count)
+            data[index % 7 == 3] = np.nan
+            data[index % 11 == 5] = np.inf
+            data[index % 13 == 6] = -np.inf
+        return data.astype(dtype).reshape(shape)
+    lo, hi = INT_RANGES[dtype]
+    data = np.asarray([v % (hi - lo + 1) + lo for v in stream], dtype=object)
+    if spec.get("values") == "extremes" and count >= 4:
+        info = np.iinfo(dtype)
+        data[0], data[1], data[-2], data[-1] = int(info.min), int(info.max), int(info.min) + 1, int(info.max) - 1
+    return np.asarray(data.tolist(), dtype=dtype).reshape(shape)
+
+
+class FeatureArray:
+    """A feature's array: its intended data (the fill value where nothing is written) and the region written."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.id = spec["id"]
+        self.shape, self.chunks = tuple(spec["shape"]), tuple(spec["chunks"])
+        self.fill_value = fill_value(spec)
+        full = values_of(spec)
+        written = spec.get("written")
+        self.written = tuple(slice(a, b) for a, b in written) if written else None
+        if self.written is not None:
+            data = np.full(self.shape, self.fill_value, dtype=full.dtype)
+            data[self.written] = full[self.written]
+            full = data
+        self.data = full
+
+    def region(self):
+        where = self.written or tuple(slice(0, n) for n in self.shape)
+        return where, self.data[where]
+
+    def entry(self, path="data", **extra):
+        """The manifest's entry: the checksum of the intended data in its canonical form."""
+        digest, _ = checksum(self.data, {"dtype": self.spec["dtype"]})
+        entry = {"path": path, "shape": list(self.shape), "dtype": self.spec["dtype"], "chunks": list(self.chunks),
+                 "sha256": digest, "feature": self.id}
+        if self.spec.get("fill_value") is not None:
+            entry["fill_value"] = self.spec["fill_value"]
+        entry.update(extra)
+        return entry
+
+
+def drop_bytes_endian(folder):
+    """The `bytes-no-endian` hand edit: every bytes codec below `folder` loses its `endian`, as some writers
+    leave it (zarr 3.1 reads that, 3.4 refuses it)."""
+    edited = []
+    for base, _, files in os.walk(folder):
+        if "zarr.json" not in files:
+            continue
+        path = os.path.join(base, "zarr.json")
+        with open(path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+        for codec in meta.get("codecs") or []:
+            if codec.get("name") == "bytes" and "endian" in (codec.get("configuration") or {}):
+                del codec["configuration"]["endian"]
+                edited.append(os.path.relpath(path, folder))
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(meta, handle, indent=2)
+    if not edited:
+        raise ValueError("no bytes codec with an endian to drop")
+    return "dropped `endian` from the bytes codec of " + ", ".join(sorted(edited))
+
+
+def metadata_key(zarr_format):
+    return ".zarray" if zarr_format == 2 else "zarr.json"
+
+
+def pack_feature(folder, target, stale=None):
+    """Zip `folder` STORED, as `dirzip-stored` does. `stale` is (member name, bytes): an older copy of a
+    metadata member, written before the current one, as a zip rewritten in place leaves it."""
+    import warnings
+    import zipfile
+
+    from _packing import files_of
+
+    with warnings.catch_warnings(), zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as zf:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name, which is the point
+        if stale is not None:
+            zf.writestr(stale[0], stale[1])
+        for name in files_of(folder):
+            zf.write(os.path.join(folder, name), name)
+    return {"packed": "stored", "root": ""}
+
+
+def stale_edit(key):
+    return ("the metadata %s of the array before its resize, zipped as a member of its own ahead of the current "
+            "one" % key)

@@ -228,7 +228,7 @@ def duplicated_zip(path: Path, count: int) -> Path:
 def test_inspect_finds_every_duplicate_in_one_pass(tmp_path):
     facts = inspect_zip(duplicated_zip(tmp_path / "dups.zip", 6000))
     assert facts.members == 6001 and len(facts.duplicates) == 3000
-    assert facts.duplicates[0] == {"name": "a/c/0", "count": 2, "last_is_latest_written": True}
+    assert facts.duplicates[0] == {"name": "a/c/0", "count": 2, "last_is_latest_written": True, "differ": False}
 
 
 def test_a_deeply_nested_comment_is_not_parsed(tmp_path):
@@ -392,7 +392,8 @@ def test_an_unreadable_root_zarr_json_makes_the_zip_invalid(tmp_path):
     facts = inspect_zip(v3_store(tmp_path / "bad.zip", root_meta=b"{not json"))
     assert not facts.valid and "zarr.json: cannot be read" in facts.root_metadata_problem
     assert inspect_zip(v3_store(tmp_path / "good.zip")).valid
-    assert inspect_zip(v3_store(tmp_path / "good.zip")).arrays == [{"path": "a", "shape": [4], "dtype": "int8"}]
+    assert inspect_zip(v3_store(tmp_path / "good.zip")).arrays == [{"path": "a", "shape": [4], "dtype": "int8",
+                                                                     "features": ["int8"]}]
 
 
 def test_end_records_that_lie_are_problems(tmp_path):

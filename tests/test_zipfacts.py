@@ -65,7 +65,7 @@ def test_duplicates_junk_and_directories(tmp_path, store):
     with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(target, "a") as zf:
         zf.writestr("zarr.json", json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {"v": 2}}))
     facts = inspect_zip(target)
-    assert facts.duplicates == [{"name": "zarr.json", "count": 2, "last_is_latest_written": True}]
+    assert facts.duplicates == [{"name": "zarr.json", "count": 2, "last_is_latest_written": True, "differ": True}]
     assert ".DS_Store" in facts.junk and any(j.startswith("__MACOSX/") for j in facts.junk)
     assert facts.root == ""  # junk is not the store
     dirs = tmp_path / "dirs.zip"

@@ -19,8 +19,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from .cell_run import Layout
+from .check_features import feature_report, known_for, matrix_model
 from .consoles import stdout_console
 from .errors import UserError
 from .lock import ReportsLock
@@ -31,6 +33,7 @@ from .report.terminal import print_check_table
 from .results import load_results, write_text
 from .runner import Runner
 from .safefs import NAME_MAX, copy_new, inside, not_regular
+from .triage import TRIAGE_FILE, load_triage
 from .zipfacts import inspect_zip
 
 MARKER = ".zarrmatrix-check"
@@ -119,7 +122,8 @@ def replace_folder(target: Path, new: Path) -> None:
 
 
 def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console, *, backend: str | None,
-              jobs: int, json_out: Path | None, isolation: str = "fork") -> int:
+              jobs: int, json_out: Path | None, isolation: str = "fork", matrix_results: Path | None = None) -> int:
+    """`matrix_results`: the matrix's own results, whose feature fixtures say who fails each feature of a zip."""
     inputs = sort_inputs(zips)
     for item in inputs:
         if item.problem:
@@ -132,11 +136,12 @@ def run_check(zips: list[Path], matrix: Matrix, layout: Layout, console: Console
     # a second check into the same folder refuses.
     with ReportsLock(layout.reports):
         return _check_in(checked, inputs, matrix, layout, console, backend=backend, jobs=jobs, json_out=json_out,
-                         isolation=isolation)
+                         isolation=isolation, matrix_results=matrix_results)
 
 
 def _check_in(checked: list[Input], inputs: list[Input], matrix: Matrix, layout: Layout, console: Console, *,
-              backend: str | None, jobs: int, json_out: Path | None, isolation: str) -> int:
+              backend: str | None, jobs: int, json_out: Path | None, isolation: str,
+              matrix_results: Path | None = None) -> int:
     staging = stage(checked, layout.reports)
     # Inspected before anything is replaced: a zip that cannot be inspected leaves the last check as it was.
     facts = {i.name: inspect_zip(staging / i.name) for i in checked}
@@ -164,7 +169,12 @@ def _check_in(checked: list[Input], inputs: list[Input], matrix: Matrix, layout:
     runner.run(readers, phases=["read"])
     merged = load_results(layout.results)
     model = build_model(merged.results, merged.problems, merged.incomplete)
-    print_check_table(model, stdout_console())
+    triage = load_triage(matrix.path.parent / TRIAGE_FILE)
+    print_check_table(model, stdout_console(), known_for(model, facts, triage))
+    reference = matrix_model(matrix_results) if matrix_results is not None else None
+    for item in checked:
+        for line in feature_report(facts[item.name], reference, triage):
+            stdout_console().print(Text(line))
     if json_out:
         source = {i.name: str(i.path) for i in checked}
         verdicts = [dict(s.to_json(), source=source.get(s.fixture), zip=facts[s.fixture].to_json())
@@ -173,6 +183,6 @@ def _check_in(checked: list[Input], inputs: list[Input], matrix: Matrix, layout:
                      for i in inputs if i.name is None]
         write_text(json_out, json.dumps(verdicts, indent=1))
         console.print(f"wrote {escape(str(json_out))}")
-    for path in build_report(layout.reports, console=console):
+    for path in build_report(layout.reports, console=console, triage=triage):
         console.print(f"wrote {escape(str(path))}")
     return 1 if runner.unsaved else 0

@@ -17,17 +17,9 @@ from rich.markup import escape
 from .cli_args import build_parser
 from .consoles import message_console
 from .errors import UserError
+from .features import probes_dir as _probes_dir
 from .libraries import LIBRARIES
 from .matrix import Matrix, Overrides, load_matrix
-
-
-def _probes_dir() -> Path:
-    """probes/ ships inside the wheel; in a source checkout it sits at the top."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "probes", here.parents[1] / "probes"):
-        if (candidate / "_zmprobe.py").exists():
-            return candidate
-    raise UserError("cannot find the probes folder next to the zarrmatrix package: reinstall it")
 
 
 def overrides_from(args: argparse.Namespace) -> Overrides:
@@ -152,11 +144,14 @@ def _run(args, matrix: Matrix, console: Console) -> int:
 def _report(args, matrix: Matrix, console: Console) -> int:
     from .lock import ReportsLock
     from .report import build_report
+    from .triage import TRIAGE_FILE, load_triage
 
     began = time.time()
     # A report built while a run or a merge writes the results would keep a half-made run in the history.
     with ReportsLock(args.reports):
-        written = build_report(args.reports, console=console)
+        # Beside the matrix file; a report made without one takes the triage file of the working folder.
+        folder = matrix.path.parent if matrix is not None else Path(".")
+        written = build_report(args.reports, console=console, triage=load_triage(folder / TRIAGE_FILE))
     for path in written:
         console.print(f"wrote {escape(str(path))}")
     if args.wall_since is not None:
@@ -213,7 +208,8 @@ def _check(args, matrix: Matrix, console: Console) -> int:
     from .check import run_check
 
     return run_check(args.zips, matrix, _layout(args, reports=args.out, fixtures=args.out / "fixtures"), console,
-                     backend=args.backend, jobs=args.jobs, json_out=args.json, isolation=args.isolation)
+                     backend=args.backend, jobs=args.jobs, json_out=args.json, isolation=args.isolation,
+                     matrix_results=args.reports / "results")
 
 
 def _reproduce(args, matrix: Matrix, console: Console) -> int:

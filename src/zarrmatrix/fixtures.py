@@ -9,13 +9,18 @@ import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UserError
 from .lock import waited_lock
-from .records import Manifest
+from .records import FixtureRecord, Manifest
 from .safefs import UnsafeInput, read_text
 from .zip_layout import find_store
+from .zipfacts import inspect_zip
+
+if TYPE_CHECKING:
+    from .attempt import Attempt
+    from .verdicts import Judgement
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_MAX_BYTES = 64 << 20
@@ -195,3 +200,24 @@ def remove_written_by(folder: Path, cell_id: str) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+def writer_records(attempt: Attempt, folder: Path, cell_id: str, kind: str, ended: Judgement) -> list[FixtureRecord]:
+    """What a writer's attempt wrote into `folder`: a record per fixture (`features-v*` kinds write one per
+    catalogue feature), each with the facts of its zip; where the writer died or reported nothing, a record of
+    the kind asked for with `ended` (the process's verdict), and its half-written files gone."""
+    records = [FixtureRecord.from_json(r) for r in attempt.records if r.get("kind") == "fixture"]
+    for record in records:
+        written = folder / record.fixture
+        if record.written and written.is_file():
+            facts = inspect_zip(written)
+            record.extra.update(zip_facts=facts.to_json(), zip_summary=facts.summary())
+    result = attempt.result
+    if not records or result.timed_out or result.signal is not None or result.returncode:
+        suffix = "ozx" if kind.startswith("ozx-") else "zip"
+        records.append(FixtureRecord(fixture=f"{cell_id}__{kind}.{suffix}", fixture_kind=kind, writer=cell_id,
+                                     error={"type": ended.error_type or ended.verdict.value, "message": ended.reason}))
+        # A writer killed half-way cannot clean up after itself.
+        for leftover in folder.glob(f".{cell_id}__*.{kind}.partial"):
+            leftover.unlink()
+    return records

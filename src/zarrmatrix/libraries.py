@@ -59,6 +59,9 @@ class Library:
         return self.runtime.extension
 
 
+# One fixture per feature of the catalogue (probes/features.json) in that Zarr format, each written through the
+# library's own API where it can express the feature.
+FEATURE_KINDS = ("features-v2", "features-v3")
 # How people pack a Zarr folder into a zip (probes/_packing.py), each in format 2 and 3.
 PACKINGS = ("nested", "dirs", "macos", "zip64", "shuffled")
 ZARR_KINDS = (
@@ -68,6 +71,7 @@ ZARR_KINDS = (
     *(f"pack-{how}-v{fmt}" for how in PACKINGS for fmt in (2, 3)),
     # An OME-Zarr 0.5 image written by ome-zarr (a writer cell pins it), packed as RFC-9 asks and against it.
     "ozx-rfc9-v3", "ozx-against-rfc9-v3",
+    *FEATURE_KINDS,
 )
 
 # GDAL's Zarr driver, in format 2 and 3: into a folder zipped afterwards, and straight into /vsizip/.
@@ -90,8 +94,9 @@ TABLE = (
             writer_probe="write_rasterio.py", stacked_methods=("rasterio.open",), capability_keys=("rasterio_gdal",),
             release_version=("rasterio_gdal", "version"), bands_apis=("classic",)),
     Library("tensorstore", "tensorstore", "TensorStore",
-            writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3"), writer_probe="write_tensorstore.py"),
-    Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3"),
+            writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3", *FEATURE_KINDS),
+            writer_probe="write_tensorstore.py"),
+    Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3", "features-v3"),
             writer_probe="write_zarrita.mjs", runtime=NODE),
 )
 
@@ -105,7 +110,7 @@ def implementations() -> tuple[str, ...]:
 
 def fixture_kinds() -> tuple[str, ...]:
     """Every fixture kind some library writes, in table order."""
-    return tuple(kind for lib in TABLE for kind in lib.writes)
+    return tuple(dict.fromkeys(kind for lib in TABLE for kind in lib.writes))
 
 
 def writers() -> tuple[str, ...]:

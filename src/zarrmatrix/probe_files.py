@@ -9,8 +9,8 @@ from pathlib import Path
 
 from .libraries import LIBRARIES
 
-# Shared by every writer of the runtime: the reference arrays they all write.
-DATA_FILES = ("reference_arrays.json",)
+# Shared by every writer of the runtime: the reference arrays and the feature catalogue they all write.
+DATA_FILES = ("reference_arrays.json", "features.json")
 BENCH_PROBE = "bench_stores.py"
 BANDS_PROBE = "bench_bands.py"
 

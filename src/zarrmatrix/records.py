@@ -123,6 +123,10 @@ class Manifest(_Record):
     versions: dict[str, Any] = field(default_factory=dict)
     # Set where no writer described the zip: which reader's reading became the reference.
     reference: str | None = None
+    # The catalogue id (probes/features.json) of the one feature the fixture isolates, and the hand edit a
+    # writer needed to express it.
+    feature: str | None = None
+    hand_edit: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -136,6 +140,8 @@ class FixtureRecord(_Record):
     writer: str
     manifest: Manifest | None = None
     error: dict[str, Any] | None = None
+    # The catalogue feature it was to isolate; with an error, a feature this writer cannot write.
+    feature: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -27,7 +27,7 @@ from .cell_run import CellRun, Layout
 from .confirm import confirm_timeout, key_of, last_verdicts, repeats, settle, suspects
 from .consoles import message_console
 from .execute import Executor, clean_stale_scratch
-from .fixtures import Fixture, discover, manifest_path, remove_written_by
+from .fixtures import Fixture, discover, manifest_path, remove_written_by, writer_records
 from .libraries import LIBRARIES
 from .matrix import Cell, Matrix
 from .plan import (
@@ -41,7 +41,6 @@ from .plan import (
 from .probe_files import BANDS_PROBE, probe_digest
 from .records import (
     CellStatus,
-    FixtureRecord,
     Manifest,
     ReadRecord,
     Verdict,
@@ -222,25 +221,14 @@ class Runner:
                    "mnist": {"dir": None if mnist is None else writer.env_path(Path(mnist)),
                              "split": self.matrix.fixtures.mnist_split}}
         attempt = run_attempt(writer, LIBRARIES[run.cell.library].writer_probe, request, run.cell.timeout_s)
-        if attempt.final is not None:
-            record = FixtureRecord.from_json(attempt.final)
-            written = self.layout.fixtures / record.fixture
-            if record.written and written.is_file():
-                facts = inspect_zip(written)
-                record.extra.update(zip_facts=facts.to_json(), zip_summary=facts.summary())
-        else:
-            verdict = judge(attempt.result, None, None, Context(run.cell.library, None, None), run.cell.timeout_s)
-            suffix = "ozx" if kind.startswith("ozx-") else "zip"
-            record = FixtureRecord(fixture=f"{run.cell.id}__{kind}.{suffix}", fixture_kind=kind, writer=run.cell.id,
-                                   error={"type": verdict.error_type or verdict.verdict.value,
-                                          "message": verdict.reason})
-        if record.error:
-            # A writer killed half-way cannot clean up after itself.
-            for leftover in self.layout.fixtures.glob(f".{run.cell.id}__{kind}.*.partial"):
-                leftover.unlink()
-            self.console.print(f"[yellow]{escape(run.cell.id)}: could not write {escape(kind)}[/]: "
-                               f"{escape(str(record.error.get('message', ''))[:200])}")
-        run.add(record)
+        records = writer_records(attempt, self.layout.fixtures, run.cell.id, kind,
+                                 judge(attempt.result, None, None, Context(run.cell.library, None, None),
+                                       run.cell.timeout_s))
+        for record in records:
+            if record.error:
+                self.console.print(f"[yellow]{escape(run.cell.id)}: could not write {escape(record.fixture_kind)}[/]: "
+                                   f"{escape(str(record.error.get('message', ''))[:200])}")
+            run.add(record)
 
     # -- read ----------------------------------------------------------------
 

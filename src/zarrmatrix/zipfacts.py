@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .features import features_of
 from .rfc9 import Rfc9, rfc9_verdict
 from .safefs import UnsafeInput, not_regular, open_regular
 from .zip_layout import METADATA, find_store, folder_of, is_junk, metadata_first, unsafe_name
@@ -263,7 +264,9 @@ def _read_members(facts: ZipFacts, zf: zipfile.ZipFile, infos: list[zipfile.ZipI
         if len(same) > 1:
             facts.duplicates.append({"name": name, "count": len(same),
                                      "last_is_latest_written": same[-1].header_offset == max(
-                                         i.header_offset for i in same)})
+                                         i.header_offset for i in same),
+                                     # A stale copy (metadata written again after a change), not a repeat.
+                                     "differ": len({(i.CRC, i.file_size) for i in same}) > 1})
     for name in by_name:
         why = unsafe_name(name)
         if why:
@@ -358,8 +361,11 @@ def _read_metadata(facts: ZipFacts, zf: zipfile.ZipFile, by_name: dict[str, list
         path = folder[len(prefix):] if prefix else folder
         if root and folder == root:
             path = ""
+        features = features_of(meta)
+        if len(same) > 1 and len({(i.CRC, i.file_size) for i in same}) > 1:
+            features.append("stale-duplicate-v2" if leaf == ".zarray" else "stale-duplicate")
         facts.arrays.append({"path": path, "shape": meta.get("shape"),
-                             "dtype": meta.get("dtype", meta.get("data_type"))})
+                             "dtype": meta.get("dtype", meta.get("data_type")), "features": features})
 
 
 def _load_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:

@@ -20,8 +20,8 @@ from ..tls import ca_bundle
 from .base import Backend, EnvFailed, Environment, Mounts
 from .host import INSTALL_TIMEOUT_S, READY, memory_limit_facts, memory_limited, outliving_guard, probe_environ
 
-# The Node probes, and the reference arrays the writer reads.
-NODE_PROBES = ("*.mjs", "reference_arrays.json")
+# The Node probes, and the reference arrays and feature catalogue the writer reads.
+NODE_PROBES = ("*.mjs", "reference_arrays.json", "features.json")
 # One lock for laying probe folders: attempts of one cell start from several threads at once.
 _LAYING = threading.Lock()
 

@@ -117,14 +117,21 @@ def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool =
     path = Path(path)
     if locked is None and os.environ.get("ZARRMATRIX_LOCKED", "") not in ("", "0"):
         locked = True
+    data = schema()
+    root = read_yaml(path, MATRIX_MAX_BYTES, "the matrix file", data, "expected a mapping with 'cells'")
+    return _build(path, root, Resolver(path, locked=locked, refresh=refresh), data, overrides or Overrides())
+
+
+def read_yaml(path: Path, limit: int, what: str, schema_data: dict[str, Any], empty: str) -> Any:
+    """A YAML file read once: regular, at most `limit` bytes, UTF-8, no aliases, no duplicate keys, finite
+    numbers, valid against `schema_data`; every error a MatrixError naming the file, the key and the line."""
     try:
-        data = read_regular(path, limit=MATRIX_MAX_BYTES)
+        data = read_regular(path, limit=limit)
         text = data.decode("utf-8")
     except UnsafeInput as exc:
-        raise MatrixError(path, "", None, f"cannot read the matrix file: {str(exc).removeprefix(f'{path}: ')}"
-                          ) from None
+        raise MatrixError(path, "", None, f"cannot read {what}: {str(exc).removeprefix(f'{path}: ')}") from None
     except OSError as exc:
-        raise MatrixError(path, "", None, f"cannot read the matrix file: {exc.strerror}") from exc
+        raise MatrixError(path, "", None, f"cannot read {what}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise MatrixError(path, "", line, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8") from exc
@@ -139,15 +146,14 @@ def load_matrix(path: str | Path, *, locked: bool | None = None, refresh: bool =
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise MatrixError(path, "", line, f"not valid YAML: {exc.problem}") from exc
     if root is None:
-        raise MatrixError(path, "", None, "the file is empty; expected a mapping with 'cells'")
+        raise MatrixError(path, "", None, f"the file is empty; {empty}")
     _finite(path, root)
-    data = schema()
-    validator = jsonschema.Draft202012Validator(data)
+    validator = jsonschema.Draft202012Validator(schema_data)
     errors = sorted(validator.iter_errors(root), key=lambda e: (len(e.absolute_path), str(e.path)))
     if errors:
         key_path, message = _describe(errors[0])
         raise MatrixError(path, _key_path(key_path), _line_of(root, key_path), message)
-    return _build(path, root, Resolver(path, locked=locked, refresh=refresh), data, overrides or Overrides())
+    return root
 
 
 def _build(path: Path, root: CommentedMap, resolver: Resolver, data: dict[str, Any], overrides: Overrides

@@ -10,8 +10,10 @@ from rich.markup import escape
 
 from ..consoles import message_console
 from ..results import load_results, write_text
+from ..triage import Triage
 from .bands import bands_html
 from .bench import bench_html
+from .features_html import features_html
 from .history import archive_run, load_runs, render_history, write_badges
 from .html import page_header, render_html
 from .markdown import render_markdown
@@ -21,12 +23,14 @@ from .site import SITE_SQUARES, render_site
 PLOTLY_JS = "plotly.min.js"
 
 
-def build_report(reports: Path, console: Console | None = None) -> list[Path]:
+def build_report(reports: Path, console: Console | None = None, triage: Triage | None = None) -> list[Path]:
+    """`triage`: the known upstream issues the report links (triage.yaml beside the matrix file)."""
     console = console or message_console()
     merged = load_results(reports / "results", light=True)
     for problem in merged.problems + merged.incomplete:
         console.print(f"[yellow]{escape(problem)}[/]")
     model = build_model(merged.results, merged.problems, merged.incomplete)
+    features = features_html(model, triage or Triage())
     summary = reports / "summary.md"
     site = len(model.readers) * len(model.fixtures) > SITE_SQUARES
     if site or model.results:
@@ -35,12 +39,12 @@ def build_report(reports: Path, console: Console | None = None) -> list[Path]:
     if site:
         # A matrix this large is a site: a first page that opens at once, and a page per library.
         pages = render_site(model, reports, page_header(model), bench_html(model) + bands_html(model.results),
-                            PLOTLY_JS)
+                            PLOTLY_JS, features)
         console.print(f"site: {len(pages)} pages (the matrix has {len(model.readers)} reader cells × "
                       f"{len(model.fixtures)} fixtures)")
     else:
         pages = [reports / "index.html"]
-        write_text(pages[0], render_html(model, bench_html(model) + bands_html(model.results)))
+        write_text(pages[0], render_html(model, bench_html(model) + bands_html(model.results), features))
     write_text(summary, render_markdown(model))
     written = [pages[0], summary]
     if archive_run(reports, model) is None:

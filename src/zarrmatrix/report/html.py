@@ -339,7 +339,7 @@ def page_header(model: ReportModel) -> str:
 {"".join(f'<p class="note">{n}</p>' for n in notes)}"""
 
 
-def render_html(model: ReportModel, bench_html: str = "") -> str:
+def render_html(model: ReportModel, bench_html: str = "", features_html: str = "") -> str:
     figure = matrix_figure(model).to_html(full_html=False, include_plotlyjs=False, div_id="matrix") \
         if model.readers and model.fixtures else "<p>No read attempts in these results.</p>"
     overview = overview_figure(model)
@@ -363,6 +363,7 @@ the command that reproduces it.</p>
 {figure}
 <h2>Findings per reader</h2>
 {_findings(model)}
+{features_html}
 <h2 id="releases">What each release changed</h2>
 <p>Each version of zarr-python, GDAL and netCDF-C against the version before it in this run, on the fixtures both
 read: the fixtures it reads that the one before did not, and those it rejects that the one before read.</p>

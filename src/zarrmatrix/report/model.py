@@ -10,6 +10,7 @@ from typing import Any, Iterator, Sequence
 
 from packaging.version import InvalidVersion, Version
 
+from ..features import catalogue, feature_of_kind
 from ..libraries import LIBRARIES, implementations
 from ..records import BenchRecord, CellResult, CellStatus, FixtureRecord, ReadRecord, Verdict, best
 from ..verdicts import PATH_STRING_CAVEAT
@@ -66,6 +67,8 @@ class FixtureColumn:
     synthetic: bool
     writer_error: str | None = None
     implementation: str = "brought by the user"
+    # The catalogue feature the fixture isolates: such fixtures make the Features view, not the matrix.
+    feature: str | None = None
 
     @property
     def written_ok(self) -> bool:
@@ -178,6 +181,7 @@ class ReportModel:
     problems: list[str]
     incomplete: list[str] = field(default_factory=list)
     writers: list[Reader] = field(default_factory=list)
+    feature_fixtures: list[FixtureColumn] = field(default_factory=list)
 
     def overview(self) -> list[Overview]:
         """Writer implementation x reader implementation, both in table order; only pairs that met."""
@@ -229,12 +233,16 @@ def _reader_of(result: CellResult) -> Reader:
 
 def _fixture_column(rec: FixtureRecord, writer: Reader | None) -> FixtureColumn:
     manifest = rec.manifest
+    feature = (manifest and manifest.feature) or rec.feature or feature_of_kind(rec.fixture_kind)
+    known = catalogue().get(feature or "")
     return FixtureColumn(
         name=rec.fixture, writer=rec.writer, writer_label=writer.label if writer else rec.writer,
-        zarr_format=(manifest and manifest.zarr_format) or (3 if rec.fixture_kind.endswith("-v3") else 2),
+        zarr_format=(manifest and manifest.zarr_format) or (known.zarr_format if known else None)
+        or (3 if rec.fixture_kind.endswith("-v3") else 2),
         variant=(manifest and manifest.variant) or rec.fixture_kind, synthetic=bool(manifest and manifest.synthetic),
         writer_error=None if rec.written else str(rec.error.get("message") or rec.error.get("type") or "?"),
-        implementation=writer.implementation if writer else "other")
+        implementation=writer.implementation if writer else "other",
+        feature=feature)
 
 
 def build_model(results: list[CellResult], problems: Sequence[str] = (), incomplete: Sequence[str] = ()
@@ -268,4 +276,5 @@ def build_model(results: list[CellResult], problems: Sequence[str] = (), incompl
                 cells[key] = Summary(reader.id, fixture.name, Verdict.SKIPPED, f"writer failed: {why}", None, None)
     bench = [BenchRow(r.id, rec) for r in results for rec in r.of_kind("bench")]
     writer_rows = sorted((w for w in writers.values() if "write" in w.roles), key=Reader.sort_key)
-    return ReportModel(results, readers, fixtures, cells, bench, list(problems), list(incomplete), writer_rows)
+    return ReportModel(results, readers, [f for f in fixtures if f.feature is None], cells, bench, list(problems),
+                       list(incomplete), writer_rows, [f for f in fixtures if f.feature is not None])

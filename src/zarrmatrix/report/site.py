@@ -149,8 +149,9 @@ var COLORS = {json.dumps(COLORS)}; var DARK = ["pass", "mismatch", "crash", "env
     return path, link
 
 
-def render_site(model: ReportModel, reports: Path, header: str, bench: str, plotly_src: str) -> list[Path]:
-    """index.html, libraries/<library>.html and (when the run benched) bench.html."""
+def render_site(model: ReportModel, reports: Path, header: str, bench: str, plotly_src: str, features: str = ""
+                ) -> list[Path]:
+    """index.html, libraries/<library>.html, features.html and (when the run benched) bench.html."""
     libraries = [lib for lib in LIBRARIES if any(r.library == lib for r in model.readers)]
     pages = [_librarypage(model, lib, reports, plotly_src) for lib in libraries]
     written = [path for path, _ in pages]
@@ -161,6 +162,12 @@ def render_site(model: ReportModel, reports: Path, header: str, bench: str, plot
                                plotly_src))
         written.append(path)
         links.append('<li><a href="bench.html">the store benchmark</a></li>')
+    if features:
+        path = reports / "features.html"
+        write_text(path, page("zarrmatrix: Zarr features", f'<p><a href="index.html">← the overview</a></p>{features}',
+                              plotly_src))
+        written.append(path)
+        links.append('<li><a href="features.html">Features: which reader reads which Zarr feature</a></li>')
     index = reports / "index.html"
     body = f"""{header}
 <h2>Implementations: who reads whose Zarr?</h2>

@@ -15,10 +15,13 @@ from .html import COLORS
 from .model import ReportModel
 
 
-def print_check_table(model: ReportModel, console: Console) -> None:
+def print_check_table(model: ReportModel, console: Console, known: dict[tuple[str, str], str] | None = None
+                      ) -> None:
+    """One table per fixture; `known` adds an upstream issue (triage.yaml) beside a square's verdict."""
+    known = known or {}
     for fixture in model.fixtures:
         table = Table(title=Text(f"who can open {fixture.name}?"))
-        for col in ("reader", "cell", "verdict", "control", "reason"):
+        for col in ("reader", "cell", "verdict", "control", "reason", *(["known"] if known else [])):
             table.add_column(col)
         for reader in model.readers:
             s = model.cells.get((reader.id, fixture.name))
@@ -26,7 +29,7 @@ def print_check_table(model: ReportModel, console: Console) -> None:
                 continue
             verdict = Text(s.verdict, style=f"bold {COLORS.get(s.verdict, 'white')}")
             table.add_row(Text(reader.label), Text(reader.id), verdict, Text(s.control_verdict or "—"),
-                          Text(s.reason[:90]))
+                          Text(s.reason[:90]), *([Text(known.get((reader.id, fixture.name), ""))] if known else []))
         console.print(table)
 
 

@@ -1,0 +1,154 @@
+"""The Features view, like caniuse: rows are the features of the catalogue, columns the reader implementations,
+each square the versions that read every fixture of that feature. Beside it, as wpt.fyi has them, an interop
+score per feature and per writer -> reader pair over the core readers (the newest release of each
+implementation), and the failures specific to one core reader (it fails, every other core reader passes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..features import Feature, catalogue
+from ..libraries import LIBRARIES
+from ..records import CellResult
+from ..triage import Known, Triage
+from .model import READS, FixtureColumn, Reader, ReportModel, Summary, _version_key
+from .releases import implementation_version
+
+
+@dataclass(frozen=True)
+class Version:
+    """A reader cell as the Features view counts it: its implementation and that implementation's version."""
+
+    reader: Reader
+    implementation: str
+    version: str
+
+
+def reader_versions(model: ReportModel) -> list[Version]:
+    """Reader cells whose implementation version is known: the implementation's own library (zarr for
+    zarr-python), or a library whose releases the report follows (rasterio's GDAL, netCDF4's netCDF-C).
+    xarray and fsspec cells read through a zarr-python that is counted in its own cells."""
+    results: dict[str, CellResult] = {r.cell["id"]: r for r in model.results}
+    out = []
+    for reader in model.readers:
+        lib = LIBRARIES.get(reader.library)
+        if lib is None or lib.not_by_design or reader.id not in results:
+            continue
+        found = implementation_version(results[reader.id])
+        if found is None and lib.name == lib.implementation.lower() and reader.version:
+            found = (lib.implementation, reader.version)
+        if found is not None:
+            out.append(Version(reader, *found))
+    return sorted(out, key=lambda v: (v.implementation, _version_key(v.version), v.reader.id))
+
+
+def versions_text(reading: list[str], every: list[str]) -> str:
+    """caniuse's words for the versions that read a feature, of every version the matrix has."""
+    if not every:
+        return "not in this run"
+    if not reading:
+        return "no version"
+    if len(reading) == len(every):
+        return "every version" if len(every) == 1 else f"every version ({every[0]} to {every[-1]})"
+    if len(reading) == 1:
+        return f"{reading[0]} only"
+    if every[-len(reading):] == reading:
+        return f"≥ {reading[0]}"
+    if every[:len(reading)] == reading:
+        return f"≤ {reading[-1]}"
+    return ", ".join(reading)
+
+
+@dataclass
+class Square:
+    implementation: str
+    feature: str
+    text: str
+    level: str  # "all", "some", "none", "untested"
+    reading: list[str]
+    partly: list[str]
+    known: Known | None = None
+
+
+@dataclass
+class FeatureRow:
+    feature: Feature
+    fixtures: list[FixtureColumn]
+    squares: dict[str, Square]
+    passed: int = 0
+    pairs: int = 0
+
+    @property
+    def score(self) -> float | None:
+        return self.passed / self.pairs if self.pairs else None
+
+
+@dataclass
+class FeaturesView:
+    implementations: list[str]
+    rows: list[FeatureRow]
+    core: dict[str, Version]
+    # (writer implementation, reader implementation) -> (passed, pairs)
+    pair_scores: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    # reader implementation -> [(feature id, fixture name)] it alone fails
+    specific: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # feature id -> (fixtures written, writer implementations), and the writers' refusals
+    cannot_write: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def writers_per_feature(self) -> float:
+        counts = [len({f.implementation for f in row.fixtures if f.written_ok}) for row in self.rows]
+        return sum(counts) / len(counts) if counts else 0.0
+
+
+def _reads(summary: Summary | None) -> bool:
+    return summary is not None and summary.verdict in READS
+
+
+def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
+    features = catalogue()
+    by_feature: dict[str, list[FixtureColumn]] = {}
+    cannot: dict[str, list[tuple[str, str]]] = {}
+    for fixture in model.feature_fixtures:
+        if fixture.written_ok:
+            by_feature.setdefault(fixture.feature, []).append(fixture)
+        else:
+            cannot.setdefault(fixture.feature, []).append((fixture.writer_label, fixture.writer_error or "?"))
+    versions = reader_versions(model)
+    implementations = list(dict.fromkeys(v.implementation for v in versions))
+    core = {}
+    for v in versions:
+        core[v.implementation] = v  # sorted by version: the last one is the newest
+    view = FeaturesView(implementations, [], core, cannot_write=cannot)
+    for feature in features.values():
+        fixtures = by_feature.get(feature.id, [])
+        row = FeatureRow(feature, fixtures, {})
+        for impl in implementations:
+            cells = [v for v in versions if v.implementation == impl]
+            reading, partly, known = [], [], None
+            for v in cells:
+                got = [_reads(model.cells.get((v.reader.id, f.name))) for f in fixtures]
+                if got and all(got):
+                    reading.append(v.version)
+                elif any(got):
+                    partly.append(v.version)
+                for f, ok in zip(fixtures, got):
+                    if not ok and known is None:
+                        known = triage.find(v.reader.library, feature.id, f.name, v.version)
+            every = [v.version for v in cells]
+            level = "untested" if not fixtures or not cells else (
+                "all" if len(reading) == len(every) else "some" if reading or partly else "none")
+            text = versions_text(reading, every) if fixtures else "no writer wrote it"
+            row.squares[impl] = Square(impl, feature.id, text, level, reading, partly, known)
+        for fixture in fixtures:
+            verdicts = {impl: _reads(model.cells.get((c.reader.id, fixture.name))) for impl, c in core.items()
+                        if (c.reader.id, fixture.name) in model.cells}
+            row.pairs += len(verdicts)
+            row.passed += sum(verdicts.values())
+            for impl, ok in verdicts.items():
+                key = (fixture.implementation, impl)
+                passed, pairs = view.pair_scores.get(key, (0, 0))
+                view.pair_scores[key] = (passed + ok, pairs + 1)
+                if not ok and len(verdicts) > 1 and all(v for other, v in verdicts.items() if other != impl):
+                    view.specific.setdefault(impl, []).append((feature.id, fixture.name))
+        view.rows.append(row)
+    return view

@@ -167,3 +167,45 @@ def pack_feature(folder, target, stale=None):
 def stale_edit(key):
     return ("the metadata %s of the array before its resize, zipped as a member of its own ahead of the current "
             "one" % key)
+
+
+def _codecs(meta):
+    for codec in meta.get("codecs") or []:
+        yield codec
+        for inner in _codecs(codec.get("configuration") or {}):
+            yield inner
+
+
+def check_expressed(spec, folder):
+    """Raise where the array written below `folder` (data/.zarray or data/zarr.json) does not show the feature
+    in its metadata: a library that ignores an option it does not know has not written the feature."""
+    zarr_format = spec["format"]
+    path = os.path.join(folder, "data", metadata_key(zarr_format))
+    with open(path, encoding="utf-8") as handle:
+        meta = json.load(handle)
+    wanted = []
+    if zarr_format == 2:
+        if spec.get("chunk_key") == "slash":
+            wanted.append(("dimension_separator", meta.get("dimension_separator"), "/"))
+        if spec.get("codec") == "zstd":
+            wanted.append(("compressor", (meta.get("compressor") or {}).get("id"), "zstd"))
+        if spec.get("endian") == "big":
+            wanted.append(("dtype byte order", str(meta.get("dtype"))[:1], ">"))
+    else:
+        names = [c.get("name") for c in _codecs(meta)]
+        if spec.get("chunk_key"):
+            wanted.append(("chunk_key_encoding", (meta.get("chunk_key_encoding") or {}).get("name"), "v2"))
+        if spec.get("codec"):
+            name = {"blosc-bitshuffle": "blosc"}.get(spec["codec"], spec["codec"])
+            wanted.append(("codecs", name if name in names else names, name))
+        if spec.get("shard"):
+            sharding = [c for c in _codecs(meta) if c.get("name") == "sharding_indexed"]
+            location = (sharding[0].get("configuration") or {}).get("index_location", "end") if sharding else None
+            wanted.append(("sharding index_location", location, spec["shard"]["index_location"]))
+    if isinstance(spec.get("fill_value"), str) and spec["fill_value"] in SPECIAL_FLOATS:
+        fill = meta.get("fill_value")
+        wanted.append(("fill_value", fill, spec["fill_value"]))
+    for key, seen, expected in wanted:
+        if seen != expected:
+            raise ValueError("the metadata written has %s %r, not %r: the library did not express the feature"
+                             % (key, seen, expected))

@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 import zarr
-from _features import FeatureArray, drop_bytes_endian, fill_value, numpy_dtype, pack_feature
+from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, numpy_dtype, pack_feature
 
 from _packing import pack
 from _writer import EdgeArray, edge_arrays, run_writer
@@ -260,6 +260,7 @@ def write_feature(spec, target):
             extra = {}
         else:
             arr[where] = block
+            check_expressed(spec, folder)
             extra = {"hand_edit": drop_bytes_endian(folder)} if spec.get("edit") == "bytes-no-endian" else {}
             extra.update(pack_feature(folder, target))
         return "zarr %s, %s" % (zarr.__version__, "ZipStore, resized" if stale else "zipped"), \

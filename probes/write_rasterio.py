@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import rasterio
+from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, pack_feature
 from rasterio.windows import Window
 
 from _gdal_writer import gdal_format, write_store
@@ -72,5 +73,59 @@ def write(kind, target, cell_id, mnist):
     return 3 if fmt == "ZARR_V3" else 2, variant, entries, dict(facts, skipped_arrays=skipped)
 
 
+# The creation options that express a feature's codec through the classic API (GDAL's Zarr driver).
+FEATURE_COMPRESS = {None: {"COMPRESS": "NONE"}, "zstd": {"COMPRESS": "ZSTD"}, "gzip": {"COMPRESS": "GZIP"},
+                    "blosc-bitshuffle": {"COMPRESS": "BLOSC", "BLOSC_CNAME": "zstd", "BLOSC_SHUFFLE": "BIT"}}
+
+
+def feature_options(spec):
+    """GDAL creation options for a feature; KeyError or NotImplementedError where the driver has none."""
+    if spec.get("edit") == "stale-duplicate":
+        raise NotImplementedError("rasterio's classic API cannot resize a raster in place")
+    if spec.get("endian") == "big" or spec.get("attributes") or spec.get("shard") or spec.get("codec") in (
+            "crc32c", "transpose"):
+        raise NotImplementedError("GDAL's Zarr driver has no creation option for this through the classic API")
+    options = dict(FORMAT="ZARR_V3" if spec["format"] == 3 else "ZARR_V2", ARRAY_NAME="data",
+                   BLOCKSIZE=",".join(map(str, spec["chunks"])), **FEATURE_COMPRESS[spec.get("codec")])
+    if spec.get("chunk_key") == "slash":
+        options["DIM_SEPARATOR"] = "/"
+    elif spec.get("chunk_key") == "v2":
+        options["CHUNK_KEY_ENCODING"] = "V2"
+    if fill_value(spec) is not None and not isinstance(fill_value(spec), complex):
+        options["nodata"] = fill_value(spec)
+    return options
+
+
+def write_feature(spec, target):
+    """One catalogue feature as a one-band raster (rank 2 only), into a folder zipped afterwards; the metadata
+    written must show the feature, since GDAL warns of and ignores an option it does not know."""
+    import os
+    import shutil
+    import tempfile
+
+    feature = FeatureArray(spec)
+    options = feature_options(spec)
+    if feature.data.ndim != 2 or 0 in feature.shape:
+        raise NotImplementedError("the classic raster API writes non-empty rank-2 and rank-3 arrays only")
+    work = tempfile.mkdtemp(prefix="zm-rio-feature-")
+    folder = os.path.join(work, "store.zarr")
+    try:
+        where, block = feature.region()
+        height, width = feature.shape
+        window = Window(where[1].start, where[0].start, block.shape[1], block.shape[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(folder, "w", driver="Zarr", width=width, height=height, count=1,
+                               dtype=str(feature.data.dtype), **options) as dst:
+                dst.write(block, 1, window=window)
+        check_expressed(spec, folder)
+        extra = {"hand_edit": drop_bytes_endian(folder)} if spec.get("edit") == "bytes-no-endian" else {}
+        extra.update(pack_feature(folder, target))
+        return ("GDAL %s (rasterio) %s, zipped" % (rasterio.__gdal_version__, options["FORMAT"]),
+                [feature.entry(codec=options.get("COMPRESS"))], extra)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main_guard(lambda: run_writer(write, versions))
+    main_guard(lambda: run_writer(write, versions, write_feature))

@@ -13,7 +13,7 @@ import tempfile
 
 import numpy as np
 import tensorstore as ts
-from _features import FeatureArray, drop_bytes_endian, metadata_key, pack_feature, stale_edit
+from _features import FeatureArray, check_expressed, drop_bytes_endian, metadata_key, pack_feature, stale_edit
 
 from _packing import pack
 from _writer import edge_arrays, run_writer
@@ -159,6 +159,7 @@ def write_feature(spec, target):
         else:
             array[where].write(block).result()
         del array, store
+        check_expressed(spec, folder)
         if spec.get("edit") == "bytes-no-endian":
             extra["hand_edit"] = drop_bytes_endian(folder)
         extra.update(pack_feature(folder, target, stale))

@@ -133,3 +133,55 @@ def test_a_stale_shape_or_another_dtype_is_a_mismatch():
                                         ("complex64", ("complex", 8)), ("|b1", ("bool", 1)), ("float16", ("float", 2))])
 def test_dtype_forms(name, form):
     assert dtype_form(name) == form
+
+
+def test_triage_matches_reader_feature_and_version(tmp_path):
+    from zarrmatrix.triage import load_triage
+
+    path = tmp_path / "triage.yaml"
+    path.write_text("schema_version: 1\nknown:\n"
+                    "  - reader: GDAL\n    feature: 'sharding-*'\n    versions: '<3.13'\n"
+                    "    url: https://github.com/OSGeo/gdal/issues/13529\n    note: no sharding before 3.13\n")
+    triage = load_triage(path)
+    found = triage.find("rasterio", "sharding-start", "x__feature-sharding-start.zip", "3.12.2")
+    assert found is not None and found.label == "OSGeo/gdal#13529"
+    assert triage.find("rasterio", "sharding-start", "x.zip", "3.13.0") is None
+    assert triage.find("zarr", "sharding-start", "x.zip", "3.12.2") is None
+    assert triage.find("gdal", "zstd", "x.zip", "3.12.2") is None
+
+
+@pytest.mark.parametrize("entry, key, line, message", [
+    ("  - reader: GDAl\n    feature: x\n    url: https://x\n    note: n\n", "known[0].reader", 3, "unknown reader"),
+    ("  - reader: GDAL\n    feature: x\n    versions: 'three'\n    url: https://x\n    note: n\n",
+     "known[0].versions", 5, "not a version range"),
+    ("  - reader: GDAL\n    url: https://x\n    note: n\n", "known[0]", 3, "is not valid"),
+    ("  - reader: GDAL\n    feature: x\n    url: http://x\n    note: n\n", "known[0].url", 5, "does not match"),
+])
+def test_a_bad_triage_file_names_the_file_the_key_and_the_line(tmp_path, entry, key, line, message):
+    from zarrmatrix.matrix.model import MatrixError
+    from zarrmatrix.triage import load_triage
+
+    path = tmp_path / "triage.yaml"
+    path.write_text("schema_version: 1\nknown:\n" + entry)
+    with pytest.raises(MatrixError) as raised:
+        load_triage(path)
+    error = raised.value
+    assert (error.path, error.key_path, error.line) == (path, key, line) and message in error.message
+
+
+def test_features_are_found_in_metadata():
+    from zarrmatrix.features import features_of
+
+    v3 = {"zarr_format": 3, "node_type": "array", "shape": [4, 0], "data_type": "bool", "fill_value": False,
+          "chunk_key_encoding": {"name": "v2", "configuration": {"separator": "."}},
+          "codecs": [{"name": "sharding_indexed", "configuration": {
+              "chunk_shape": [2, 2], "index_location": "start",
+              "codecs": [{"name": "bytes", "configuration": {"endian": "big"}}, {"name": "zstd"}]}}],
+          "attributes": {"missing": "NaN"}}
+    assert features_of(v3) == ["bool", "big-endian", "zstd", "sharding-start", "chunk-key-v2", "zero-length",
+                               "nan-attribute"]
+    v2 = {"zarr_format": 2, "shape": [3], "chunks": [2], "dtype": ">i4", "fill_value": None,
+          "compressor": {"id": "zstd", "level": 0}, "dimension_separator": "/", "filters": None, "order": "C"}
+    assert features_of(v2) == ["big-endian-v2", "zstd-null-fill-v2", "dimension-separator-slash-v2"]
+    assert features_of({"zarr_format": 3, "shape": [2], "data_type": "int32", "fill_value": 0,
+                        "codecs": [{"name": "bytes"}]}) == ["bytes-no-endian"]

@@ -408,3 +408,37 @@ def test_netcdf_c_writes_what_one_zarr_reads_and_the_next_rejects(tmp_path, work
     # netCDF-C writes uint8 as "<u1": zarr 3.1.6 reads every other array and rejects that one.
     newer = {r["method"]: r for r in reads(got["zarr-3.1.6"], fixture)}["store-object"]
     assert newer["verdict"] == "partial" and newer["reason"].endswith("this zarr rejects the data type '<u1'")
+
+
+STALE = """
+schema_version: 1
+defaults: {timeout_s: 120}
+cells:
+""" + zarr_cell("3.4.2", "write, read", "features-v2, features-v3") + """
+  - library: rasterio
+    versions: ["1.5.2"]
+    roles: [read]
+"""
+
+
+def test_a_stale_duplicate_is_a_mismatch_for_the_reader_that_returns_the_old_shape(tmp_path, work_dir):
+    """zarr 3.4.2 resizes an array from 10 to 20 in a ZipStore (formats 2 and 3), which leaves the metadata from
+    before the resize in the zip. zarr reads the last member (shape 20): pass. GDAL 3.12 (rasterio 1.5.2) reads
+    the first (shape 10): mismatch, with the stale shape in the reason."""
+    matrix = write_matrix(tmp_path, STALE)
+    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = results(tmp_path / "reports")
+    for name, feature, member in (("zarr-3.4.2__feature-stale-duplicate.zip", "stale-duplicate", "data/zarr.json"),
+                                  ("zarr-3.4.2__feature-stale-duplicate-v2.zip", "stale-duplicate-v2",
+                                   "data/.zarray")):
+        manifest = json.loads((tmp_path / "reports" / "fixtures" / f"{name}.manifest.json").read_text())
+        assert manifest["feature"] == feature and manifest["arrays"][0]["shape"] == [20]
+        with zipfile.ZipFile(tmp_path / "reports" / "fixtures" / name) as zf:
+            shapes = [json.loads(zf.open(i).read())["shape"] for i in zf.infolist() if i.filename == member]
+        assert shapes[0] == [10] and shapes[-1] == [20]
+        zarr_reads = [r for r in reads(got["zarr-3.4.2"], name) if r["method"] == "store-object"]
+        assert [r["verdict"] for r in zarr_reads] == ["pass"]
+        gdal_reads = reads(got["rasterio-1.5.2"], name)
+        assert [r["verdict"] for r in gdal_reads] == ["mismatch"]
+        assert "shape (1, 1, 10) where (20) was written" in gdal_reads[0]["reason"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .features import catalogue
-from .report.features import reader_versions
+from .features import Feature, catalogue
+from .report.features import reader_versions, reads_feature
 from .report.model import READS, ReportModel, build_model
 from .results import load_results
 from .triage import Known, Triage
@@ -33,15 +33,16 @@ def failures(model: ReportModel, feature: str, triage: Triage) -> list[tuple[str
     """(reader label, fixtures it fails, fixtures of the feature, known issue) for every reader cell that fails
     some fixture of `feature`."""
     fixtures = [f for f in model.feature_fixtures if f.feature == feature and f.written_ok]
+    spec: Feature = catalogue()[feature]
     versions = {v.reader.id: v.version for v in reader_versions(model)}
     out = []
     for reader in model.readers:
         seen = [(f, model.cells.get((reader.id, f.name))) for f in fixtures]
-        failed = [f for f, s in seen if s is not None and s.verdict not in READS]
+        failed = [f for f, s in seen if s is not None and s.attempts and not reads_feature(s, spec)]
         if failed:
             known = next((k for f in failed if (k := triage.find(reader.library, feature, f.name,
                                                                  versions.get(reader.id, reader.version)))), None)
-            out.append((reader.label, len(failed), sum(s is not None for _, s in seen), known))
+            out.append((reader.label, len(failed), sum(s is not None and bool(s.attempts) for _, s in seen), known))
     return out
 
 

@@ -90,7 +90,7 @@ TABLE = (
     Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py",
             stacked_methods=("classic",), capability_keys=("gdal",), release_version=("gdal", "version"),
             bands_apis=("classic", "multidim")),
-    Library("rasterio", "rasterio", "GDAL", writes=tuple(k.replace("gdal-", "rio-") for k in GDAL_KINDS),
+    Library("rasterio", "rasterio", "GDAL", writes=(*(k.replace("gdal-", "rio-") for k in GDAL_KINDS), *FEATURE_KINDS),
             writer_probe="write_rasterio.py", stacked_methods=("rasterio.open",), capability_keys=("rasterio_gdal",),
             release_version=("rasterio_gdal", "version"), bands_apis=("classic",)),
     Library("tensorstore", "tensorstore", "TensorStore",

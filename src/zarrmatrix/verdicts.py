@@ -120,6 +120,13 @@ RULES: list[_Rule] = [
     # (zarr-developers/zarr-python#3580, pydata/xarray#10827); TensorStore 0.1.86's zip kvstore refuses them.
     (_matches(r"Duplicate filename in ZIP"),
      _const("the zip has duplicate entries (metadata written twice), which this reader refuses")),
+    # zarr-python 3.3 and later refuse a bytes codec without `endian` on a multi-byte type, which 3.0 to 3.2 read.
+    (_matches(r"The `endian` configuration needs to be specified"),
+     _const("a bytes codec without endian, which this zarr refuses for multi-byte types")),
+    # TensorStore names what it refuses at the end of a long chain: keep that part, without its spec dump.
+    (_matches(r'Error opening "zarr3?" driver: Error reading "[^"]*"(?: in local file "[^"]*")?: '),
+     _group(r'Error opening "(zarr3?)" driver: Error reading "[^"]*"(?: in local file "[^"]*")?: (.{1,160}?)'
+            r'(?: \[tensorstore_spec|$)', "TensorStore's {0} driver: {1}")),
     (_matches(r"At least one ArrayBytesCodec is required"),
      _const("not valid Zarr v3: the codecs hold no array-to-bytes codec (a spec violation)")),
     # GDAL (an array without nodata) and zarrita.js (its default) write `fill_value: null` in v3, which zarr 3.1

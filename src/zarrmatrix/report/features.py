@@ -35,7 +35,8 @@ def reader_versions(model: ReportModel) -> list[Version]:
         if lib is None or lib.not_by_design or reader.id not in results:
             continue
         found = implementation_version(results[reader.id])
-        if found is None and lib.name == lib.implementation.lower() and reader.version:
+        only_library = sum(other.implementation == lib.implementation for other in LIBRARIES.values()) == 1
+        if found is None and only_library and reader.version:
             found = (lib.implementation, reader.version)
         if found is not None:
             out.append(Version(reader, *found))
@@ -100,8 +101,13 @@ class FeaturesView:
         return sum(counts) / len(counts) if counts else 0.0
 
 
-def _reads(summary: Summary | None) -> bool:
-    return summary is not None and summary.verdict in READS
+def reads_feature(summary: Summary | None, feature: Feature) -> bool:
+    """Whether a reader reads a feature's fixture. A feature is about Zarr, not about the zip: the unzipped
+    control counts too (a reader that opens no zip at all, such as netCDF-C built without zip support, still
+    shows which features it reads); the zip's own features (group "zip") count on the zip alone."""
+    if summary is None:
+        return False
+    return summary.verdict in READS or (feature.group != "zip" and summary.control_verdict in READS)
 
 
 def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
@@ -123,10 +129,13 @@ def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
         fixtures = by_feature.get(feature.id, [])
         row = FeatureRow(feature, fixtures, {})
         for impl in implementations:
-            cells = [v for v in versions if v.implementation == impl]
+            # Cells that attempted the feature's fixtures (a kept result from before the feature existed did not).
+            cells = [v for v in versions if v.implementation == impl
+                     and any((v.reader.id, f.name) in model.cells and model.cells[(v.reader.id, f.name)].attempts
+                             for f in fixtures)]
             reading, partly, known = [], [], None
             for v in cells:
-                got = [_reads(model.cells.get((v.reader.id, f.name))) for f in fixtures]
+                got = [reads_feature(model.cells.get((v.reader.id, f.name)), feature) for f in fixtures]
                 if got and all(got):
                     reading.append(v.version)
                 elif any(got):
@@ -140,8 +149,9 @@ def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
             text = versions_text(reading, every) if fixtures else "no writer wrote it"
             row.squares[impl] = Square(impl, feature.id, text, level, reading, partly, known)
         for fixture in fixtures:
-            verdicts = {impl: _reads(model.cells.get((c.reader.id, fixture.name))) for impl, c in core.items()
-                        if (c.reader.id, fixture.name) in model.cells}
+            verdicts = {impl: reads_feature(model.cells.get((c.reader.id, fixture.name)), feature)
+                        for impl, c in core.items() if (c.reader.id, fixture.name) in model.cells
+                        and model.cells[(c.reader.id, fixture.name)].attempts}
             row.pairs += len(verdicts)
             row.passed += sum(verdicts.values())
             for impl, ok in verdicts.items():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 
 from ..triage import Known, Triage
-from .features import FeaturesView, Square, build_features
+from .features import FeaturesView, Square, build_features, reader_versions, reads_feature
 from .model import ReportModel
 from .tables import table
 
@@ -71,6 +71,7 @@ def _specific(view: FeaturesView) -> str:
 
 def _sections(model: ReportModel, view: FeaturesView, triage: Triage) -> str:
     readers = {r.id: r for r in model.readers}
+    versions = {v.reader.id: v.version for v in reader_versions(model)}
     parts = []
     for row in view.rows:
         rows = []
@@ -79,10 +80,10 @@ def _sections(model: ReportModel, view: FeaturesView, triage: Triage) -> str:
                 summary = model.cells.get((reader_id, fixture.name))
                 if summary is None:
                     continue
-                best = summary.best
-                version = best.library_version if best else reader.version
-                known = None if summary.verdict.value == "pass" else triage.find(
-                    reader.library, row.feature.id, fixture.name, _impl_version(view, reader_id) or version)
+                if not summary.attempts:
+                    continue
+                known = None if reads_feature(summary, row.feature) else triage.find(
+                    reader.library, row.feature.id, fixture.name, versions.get(reader_id, reader.version))
                 rows.append([e(fixture.writer_label), e(reader.label), f"<b>{e(summary.verdict.value)}</b>",
                              e(summary.reason[:200]) + _known(known),
                              e(summary.control_verdict.value if summary.control_verdict else "")])
@@ -97,11 +98,18 @@ def _sections(model: ReportModel, view: FeaturesView, triage: Triage) -> str:
     return "".join(parts)
 
 
-def _impl_version(view: FeaturesView, reader_id: str) -> str | None:
-    for square_reader in view.core.values():
-        if square_reader.reader.id == reader_id:
-            return square_reader.version
-    return None
+def _known_table(view: FeaturesView) -> str:
+    """Every triage entry that explains a square, with the squares it explains."""
+    squares: dict[str, tuple[Known, list[str]]] = {}
+    for row in view.rows:
+        for square in row.squares.values():
+            if square.known is not None:
+                squares.setdefault(square.known.url, (square.known, []))[1].append(
+                    f"{square.implementation} × {row.feature.id}")
+    rows = [[f'<a href="{e(k.url)}">{e(k.label)}</a>', e(k.note), e(", ".join(where))]
+            for k, where in squares.values()]
+    return table(["upstream issue", "note", "squares it explains"], rows, "known") if rows else \
+        "<p>No square of this run matches an entry of triage.yaml.</p>"
 
 
 def features_html(model: ReportModel, triage: Triage) -> str:
@@ -114,7 +122,8 @@ def features_html(model: ReportModel, triage: Triage) -> str:
 <p>Each feature of the catalogue is one small array in a fixture of its own, written by every writer that can
 express it ({len(model.feature_fixtures)} fixtures; {view.writers_per_feature():.1f} writer implementations per
 feature on average). A square names the versions of an implementation that read every fixture of the feature
-(the zip, checked against the writer's manifest, shape and dtype included): green every version, amber some,
+(checked against the writer's manifest, shape and dtype included; through the zip or, where the zip itself is
+what fails, the unzipped control, except for the features of the zip itself): green every version, amber some,
 red none. <i>Interop</i> is the share of writer × reader pairs that pass over the core readers (the newest
 release of each implementation). {linked} squares link the upstream issue that explains them (triage.yaml).</p>
 {_grid(view)}
@@ -124,5 +133,8 @@ release of each implementation). {linked} squares link the upstream issue that e
 <h3>Failures specific to one reader</h3>
 <p>Fixtures that this core reader fails while every other core reader reads them.</p>
 {_specific(view)}
+<h3>Known upstream issues</h3>
+<p>The entries of triage.yaml that explain squares of this run.</p>
+{_known_table(view)}
 <h3>Every feature, every attempt</h3>
 {_sections(model, view, triage)}"""

@@ -235,3 +235,62 @@ def test_each_reader_names_its_slowest_reads(results_dir):
     page = render_html(build_model([slow]))
     assert "slowest reads" in page and "214.5 s: big.zip (zip, m)" in page
     assert page.index("214.5 s: big.zip") < page.index("0.2 s: small.zip")
+
+
+def feature_fixture(name, writer, feature, fmt=3, error=None):
+    manifest = None if error else {"zarr_format": fmt, "variant": "zipped", "synthetic": False, "feature": feature,
+                                   "arrays": [{"path": "data", "shape": [2], "dtype": "bool", "sha256": "x"}]}
+    return {"kind": "fixture", "fixture": name, "writer": writer, "fixture_kind": f"feature-{feature}",
+            "feature": feature, "manifest": manifest, "error": error}
+
+
+@pytest.fixture
+def features_dir(tmp_path):
+    """zarr 3.4.2 and TensorStore write the bool feature, TensorStore cannot write strings; zarr reads both bool
+    fixtures, TensorStore reads its own only, GDAL 3.12 (rasterio) neither; zarr 3.0 fails one."""
+    folder = tmp_path / "results"
+    z, t = "zarr-3.4.2__feature-bool.zip", "tensorstore-0.1.86__feature-bool.zip"
+    write_result(folder / "zarr-3.4.2.json", result("zarr-3.4.2", "zarr", "3.4.2", [
+        feature_fixture(z, "zarr-3.4.2", "bool"), read("zarr-3.4.2", "zarr", z, "pass"),
+        read("zarr-3.4.2", "zarr", t, "pass")], roles=("write", "read")))
+    write_result(folder / "zarr-3.0.10.json", result("zarr-3.0.10", "zarr", "3.0.10", [
+        read("zarr-3.0.10", "zarr", z, "pass"), read("zarr-3.0.10", "zarr", t, "error")]))
+    write_result(folder / "tensorstore-0.1.86.json", result("tensorstore-0.1.86", "tensorstore", "0.1.86", [
+        feature_fixture(t, "tensorstore-0.1.86", "bool"),
+        feature_fixture("tensorstore-0.1.86__feature-strings.zip", "tensorstore-0.1.86", "strings",
+                        error={"type": "ValueError", "message": "string data type is not one of the supported"}),
+        read("tensorstore-0.1.86", "tensorstore", z, "error"), read("tensorstore-0.1.86", "tensorstore", t, "pass")],
+        roles=("write", "read")))
+    rio = result("rasterio-1.5.2", "rasterio", "1.5.2", [
+        read("rasterio-1.5.2", "rasterio", z, "mismatch", reason="read as uint8, written as bool"),
+        read("rasterio-1.5.2", "rasterio", t, "mismatch")])
+    rio.environment["capabilities"] = {"rasterio_gdal": {"version": "3.12.2"}}
+    write_result(folder / "rasterio-1.5.2.json", rio)
+    return folder
+
+
+def test_the_features_view_scores_interop_and_links_triage(features_dir):
+    from zarrmatrix.report.features import build_features
+    from zarrmatrix.triage import Known, Triage
+
+    merged = load_results(features_dir)
+    model = build_model(merged.results)
+    assert sorted(f.feature for f in model.feature_fixtures) == ["bool", "bool", "strings"]
+    assert not model.fixtures  # feature fixtures make the Features view, not the matrix
+    triage = Triage((Known("GDAL", "https://github.com/OSGeo/gdal/issues/1", "no bool type", feature="bool"),))
+    view = build_features(model, triage)
+    bool_row = next(r for r in view.rows if r.feature.id == "bool")
+    assert {i: s.text for i, s in bool_row.squares.items()} == {
+        "GDAL": "no version", "TensorStore": "no version", "zarr-python": "3.4.2 only"}
+    assert bool_row.squares["GDAL"].known.label == "OSGeo/gdal#1"
+    # Core readers: GDAL 3.12.2, TensorStore 0.1.86, zarr 3.4.2; 2 fixtures x 3 readers, 3 pass.
+    assert (bool_row.passed, bool_row.pairs) == (3, 6)
+    assert view.pair_scores[("zarr-python", "TensorStore")] == (0, 1)
+    assert view.pair_scores[("TensorStore", "TensorStore")] == (1, 1)
+    # Only on TensorStore's fixture do both other core readers pass.
+    assert view.specific == {"GDAL": [("bool", "tensorstore-0.1.86__feature-bool.zip")]}
+    assert view.cannot_write["strings"][0][1].startswith("string data type")
+    build_report(features_dir.parent, triage=triage)
+    page = (features_dir.parent / "index.html").read_text()
+    assert 'id="features"' in page and "known: OSGeo/gdal#1" in page and 'id="feature-bool"' in page
+    assert "cannot write it: string data type" in page

@@ -320,8 +320,8 @@ def test_the_slowest_reads_of_the_last_run_start_first():
 
     from zarrmatrix.plan import read_tasks
 
-    a, b = (SimpleNamespace(cell=SimpleNamespace(id=name), methods=["m"]) for name in "ab")
-    f1, f2 = SimpleNamespace(name="f1.zip"), SimpleNamespace(name="f2.zip")
+    a, b = (SimpleNamespace(cell=SimpleNamespace(id=name, library="zarr"), methods=["m"]) for name in "ab")
+    f1, f2 = SimpleNamespace(name="f1.zip", manifest=None), SimpleNamespace(name="f2.zip", manifest=None)
     took = {("b", "f2.zip", "zip", "m"): 200.0, ("a", "f1.zip", "folder", "m"): 5.0}
     order = [(t[0].cell.id, t[1].name, t[2]) for t in read_tasks([a, b], [f1, f2], {}, took)]
     assert order == [("b", "f2.zip", "zip"), ("a", "f1.zip", "folder"), ("a", "f1.zip", "zip"), ("a", "f2.zip", "zip"),
@@ -329,6 +329,20 @@ def test_the_slowest_reads_of_the_last_run_start_first():
                      ("b", "f2.zip", "folder")]
     done = {"b": {("f2.zip", "zip", "m")}}
     assert ("b", "f2.zip", "zip") not in [(t[0].cell.id, t[1].name, t[2]) for t in read_tasks([a, b], [f1, f2], done)]
+
+
+def test_a_feature_fixture_is_read_by_the_feature_method_alone():
+    from types import SimpleNamespace
+
+    from zarrmatrix.plan import read_tasks
+
+    zarr = SimpleNamespace(cell=SimpleNamespace(id="zarr-3.4.2", library="zarr"),
+                           methods=["path-string", "store-object"])
+    plain = SimpleNamespace(name="zipstore-v3.zip", manifest=None)
+    feature = SimpleNamespace(name="x__feature-bool.zip", manifest=SimpleNamespace(feature="bool"))
+    tasks = {(t[1].name, t[2], t[3]) for t in read_tasks([zarr], [plain, feature], {})}
+    assert tasks == {("zipstore-v3.zip", v, m) for v in ("zip", "folder") for m in zarr.methods} | {
+        ("x__feature-bool.zip", "zip", "store-object"), ("x__feature-bool.zip", "folder", "store-object")}
 
 
 class ScriptedEnvironment(FakeEnvironment):

@@ -43,6 +43,9 @@ class Library:
     release_version: tuple[str, ...] | None = None
     # The GDAL APIs whose read time against the band count probes/bench_bands.py measures (`--phase bands`).
     bands_apis: tuple[str, ...] = ()
+    # The one method that reads the feature fixtures, where the probe has several: a feature is a question of
+    # decoding, and how each method opens a zip is the matrix's question, asked on the other fixtures.
+    feature_method: str | None = None
 
     @property
     def probe(self) -> str:
@@ -80,16 +83,16 @@ GDAL_KINDS = ("gdal-dirzip-v2", "gdal-dirzip-v3", "gdal-vsizip-v2", "gdal-vsizip
 # In report order: the rows of the matrix are grouped by library in this order.
 TABLE = (
     Library("zarr", "zarr", "zarr-python", writes=ZARR_KINDS, benches=True, capability_keys=("zarr",),
-            release_version=()),
+            release_version=(), feature_method="store-object"),
     Library("xarray", "xarray", "zarr-python", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True,
-            capability_keys=("zarr",)),
-    Library("fsspec", "fsspec", "zarr-python", capability_keys=("zarr",)),
+            capability_keys=("zarr",), feature_method="open_zarr-store"),
+    Library("fsspec", "fsspec", "zarr-python", capability_keys=("zarr",), feature_method="filesystem-object"),
     Library("netcdf4", "netCDF4", "netCDF-C", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py",
-            capability_keys=("netcdf",), release_version=("netcdf", "netcdf_c")),
+            capability_keys=("netcdf",), release_version=("netcdf", "netcdf_c"), feature_method="zarr-url"),
     Library("h5py", "h5py", "HDF5", not_by_design="h5py reads HDF5, not Zarr", capability_keys=("hdf5",)),
     Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py",
             stacked_methods=("classic",), capability_keys=("gdal",), release_version=("gdal", "version"),
-            bands_apis=("classic", "multidim")),
+            bands_apis=("classic", "multidim"), feature_method="multidim"),
     Library("rasterio", "rasterio", "GDAL", writes=(*(k.replace("gdal-", "rio-") for k in GDAL_KINDS), *FEATURE_KINDS),
             writer_probe="write_rasterio.py", stacked_methods=("rasterio.open",), capability_keys=("rasterio_gdal",),
             release_version=("rasterio_gdal", "version"), bands_apis=("classic",)),

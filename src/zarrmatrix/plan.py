@@ -87,15 +87,19 @@ def read_tasks(readers: Sequence[Reader], fixtures: Sequence[Fixture], done: dic
     """(reader, fixture, variant, method) for every attempt not already `done` (by cell id: fixture, variant,
     method), longest first by what each `took` last time (cell, fixture, variant, method: seconds), so that the
     slow reads start at once and the quick ones fill the cores around them; unknown ones keep their order, after.
-    A reader whose probe listed no method makes one attempt per zip, whose verdict is its import."""
+    A reader whose probe listed no method makes one attempt per zip, whose verdict is its import. A feature
+    fixture is read by the library's feature method alone, where it has one (Library.feature_method)."""
     tasks = []
     for run in readers:
         finished = done.get(run.cell.id, set())
         wanted = [("zip", None)] if not run.methods else [
             (variant, method) for method in run.methods for variant in ("zip", "folder")]
+        one = LIBRARIES[run.cell.library].feature_method
         for fixture in fixtures:
+            feature = fixture.manifest is not None and fixture.manifest.feature is not None
             tasks.extend((run, fixture, variant, method) for variant, method in wanted
-                         if (fixture.name, variant, method or IMPORT) not in finished)
+                         if (fixture.name, variant, method or IMPORT) not in finished
+                         and not (feature and one in run.methods and method != one))
     took = took or {}
     return sorted(tasks, key=lambda t: -took.get((t[0].cell.id, t[1].name, t[2], t[3] or IMPORT), 0.0))
 

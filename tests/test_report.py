@@ -251,8 +251,8 @@ def features_dir(tmp_path):
     folder = tmp_path / "results"
     z, t = "zarr-3.4.2__feature-bool.zip", "tensorstore-0.1.86__feature-bool.zip"
     write_result(folder / "zarr-3.4.2.json", result("zarr-3.4.2", "zarr", "3.4.2", [
-        feature_fixture(z, "zarr-3.4.2", "bool"), read("zarr-3.4.2", "zarr", z, "pass"),
-        read("zarr-3.4.2", "zarr", t, "pass")], roles=("write", "read")))
+        feature_fixture(z, "zarr-3.4.2", "bool"), fixture("zarr-3.4.2__zipstore-v3.zip", "zarr-3.4.2", 3),
+        read("zarr-3.4.2", "zarr", z, "pass"), read("zarr-3.4.2", "zarr", t, "pass")], roles=("write", "read")))
     write_result(folder / "zarr-3.0.10.json", result("zarr-3.0.10", "zarr", "3.0.10", [
         read("zarr-3.0.10", "zarr", z, "pass"), read("zarr-3.0.10", "zarr", t, "error")]))
     write_result(folder / "tensorstore-0.1.86.json", result("tensorstore-0.1.86", "tensorstore", "0.1.86", [
@@ -262,6 +262,7 @@ def features_dir(tmp_path):
         read("tensorstore-0.1.86", "tensorstore", z, "error"), read("tensorstore-0.1.86", "tensorstore", t, "pass")],
         roles=("write", "read")))
     rio = result("rasterio-1.5.2", "rasterio", "1.5.2", [
+        read("rasterio-1.5.2", "rasterio", "zarr-3.4.2__zipstore-v3.zip", "pass"),
         read("rasterio-1.5.2", "rasterio", z, "mismatch", reason="read as uint8, written as bool"),
         read("rasterio-1.5.2", "rasterio", t, "mismatch")])
     rio.environment["capabilities"] = {"rasterio_gdal": {"version": "3.12.2"}}
@@ -276,12 +277,14 @@ def test_the_features_view_scores_interop_and_links_triage(features_dir):
     merged = load_results(features_dir)
     model = build_model(merged.results)
     assert sorted(f.feature for f in model.feature_fixtures) == ["bool", "bool", "strings"]
-    assert not model.fixtures  # feature fixtures make the Features view, not the matrix
+    # Feature fixtures make the Features view, not the matrix.
+    assert [f.name for f in model.fixtures] == ["zarr-3.4.2__zipstore-v3.zip"]
     triage = Triage((Known("GDAL", "https://github.com/OSGeo/gdal/issues/1", "no bool type", feature="bool"),))
     view = build_features(model, triage)
     bool_row = next(r for r in view.rows if r.feature.id == "bool")
     assert {i: s.text for i, s in bool_row.squares.items()} == {
         "GDAL": "no version", "TensorStore": "no version", "zarr-python": "3.4.2 only"}
+    # GDAL reads zarr's plain v3 fixture, so its failure on zarr's bool fixture is the feature's: the link holds.
     assert bool_row.squares["GDAL"].known.label == "OSGeo/gdal#1"
     # Core readers: GDAL 3.12.2, TensorStore 0.1.86, zarr 3.4.2; 2 fixtures x 3 readers, 3 pass.
     assert (bool_row.passed, bool_row.pairs) == (3, 6)
@@ -294,3 +297,26 @@ def test_the_features_view_scores_interop_and_links_triage(features_dir):
     page = (features_dir.parent / "index.html").read_text()
     assert 'id="features"' in page and "known: OSGeo/gdal#1" in page and 'id="feature-bool"' in page
     assert "cannot write it: string data type" in page
+
+
+def test_check_names_who_fails_a_feature_for_its_own_sake(features_dir):
+    from zarrmatrix.check_features import failures, feature_report, known_for
+    from zarrmatrix.triage import Known, Triage
+    from zarrmatrix.zipfacts import ZipFacts
+
+    model = build_model(load_results(features_dir).results)
+    triage = Triage((Known("GDAL", "https://github.com/OSGeo/gdal/issues/1", "no bool type", feature="bool"),))
+    failing, elsewhere = failures(model, "bool", triage)
+    # rasterio reads zarr's plain v3 fixture, so its failures on bool are bool's; TensorStore and zarr 3.0 fail
+    # zarr's bool fixture with no plain fixture of TensorStore's to tell, so they are counted apart.
+    assert [(label, k, n, known.label if known else None) for label, k, n, known in failing] == [
+        ("rasterio 1.5.2", 1, 2, "OSGeo/gdal#1")]
+    assert elsewhere == 2
+    facts = ZipFacts(path="/tmp/mine.zip", bytes=1, is_zip=True, zarr_format=3,
+                     arrays=[{"path": "a", "shape": [2], "dtype": "bool", "features": ["bool"]}])
+    lines = feature_report(facts, model, triage)
+    assert lines[0] == "features of mine.zip: bool" and "rasterio 1.5.2 fails 1 of 2 (known: OSGeo/gdal#1)" in lines[1]
+    user = build_model(load_results(features_dir).results)
+    user.cells[("rasterio-1.5.2", "mine.zip")] = user.cells[("rasterio-1.5.2", "zarr-3.4.2__feature-bool.zip")]
+    notes = known_for(user, {"mine.zip": facts}, triage, model)
+    assert notes == {("rasterio-1.5.2", "mine.zip"): "known: OSGeo/gdal#1"}

@@ -170,8 +170,8 @@ def _check_in(checked: list[Input], inputs: list[Input], matrix: Matrix, layout:
     merged = load_results(layout.results)
     model = build_model(merged.results, merged.problems, merged.incomplete)
     triage = load_triage(matrix.path.parent / TRIAGE_FILE)
-    print_check_table(model, stdout_console(), known_for(model, facts, triage))
     reference = matrix_model(matrix_results) if matrix_results is not None else None
+    print_check_table(model, stdout_console(), known_for(model, facts, triage, reference))
     for item in checked:
         for line in feature_report(facts[item.name], reference, triage):
             stdout_console().print(Text(line))

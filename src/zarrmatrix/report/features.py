@@ -110,6 +110,28 @@ def reads_feature(summary: Summary | None, feature: Feature) -> bool:
     return summary.verdict in READS or (feature.group != "zip" and summary.control_verdict in READS)
 
 
+def feature_specific(model: ReportModel, reader_id: str, fixture: FixtureColumn) -> bool:
+    """Whether a reader's failure on a feature fixture is the feature's: it reads some plain (non-feature)
+    fixture of the same writer cell and Zarr format (through the zip or its control), and fails none of them for
+    the reason it fails this one. A reader that reads none of that writer's output in that format (no Zarr v3),
+    or fails its plain fixtures alike (a codec the writer uses), fails for that instead."""
+    failing = model.cells.get((reader_id, fixture.name))
+    if failing is None:
+        return False
+    reads_some, same_reason = False, False
+    for plain in model.fixtures:
+        if plain.writer != fixture.writer or plain.zarr_format != fixture.zarr_format or not plain.written_ok:
+            continue
+        summary = model.cells.get((reader_id, plain.name))
+        if summary is None:
+            continue
+        if summary.verdict in READS or summary.control_verdict in READS:
+            reads_some = True
+        if summary.verdict not in READS and summary.reason == failing.reason:
+            same_reason = True
+    return reads_some and not same_reason
+
+
 def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
     features = catalogue()
     by_feature: dict[str, list[FixtureColumn]] = {}
@@ -141,7 +163,7 @@ def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
                 elif any(got):
                     partly.append(v.version)
                 for f, ok in zip(fixtures, got):
-                    if not ok and known is None:
+                    if not ok and known is None and feature_specific(model, v.reader.id, f):
                         known = triage.find(v.reader.library, feature.id, f.name, v.version)
             every = [v.version for v in cells]
             level = "untested" if not fixtures or not cells else (

@@ -12,8 +12,8 @@ import tempfile
 
 import numpy as np
 import zarr
-from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, numpy_dtype, pack_feature
 
+from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, numpy_dtype, pack_feature
 from _packing import pack
 from _writer import EdgeArray, edge_arrays, run_writer
 from _zarr_compat import V3, dir_store, zip_store

@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 import rasterio
-from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, pack_feature
 from rasterio.windows import Window
 
+from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, pack_feature
 from _gdal_writer import gdal_format, write_store
 from _writer import edge_arrays, run_writer
 from _zmprobe import main_guard, version_of

@@ -13,8 +13,8 @@ import tempfile
 
 import numpy as np
 import tensorstore as ts
-from _features import FeatureArray, check_expressed, drop_bytes_endian, metadata_key, pack_feature, stale_edit
 
+from _features import FeatureArray, check_expressed, drop_bytes_endian, metadata_key, pack_feature, stale_edit
 from _packing import pack
 from _writer import edge_arrays, run_writer
 from _zmprobe import main_guard, version_of

@@ -19,7 +19,6 @@ PROBES = Path(__file__).resolve().parents[1] / "probes"
 sys.path.insert(0, str(PROBES))
 
 from _features import FeatureArray  # noqa: E402
-
 from _zmprobe import canonical_bytes, checksum  # noqa: E402
 
 NODE = shutil.which("node")

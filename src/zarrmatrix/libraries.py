@@ -90,7 +90,7 @@ TABLE = (
     Library("netcdf4", "netCDF4", "netCDF-C", writes=("nc-zarr-v2", "nc-nczarr-v2"), writer_probe="write_netcdf4.py",
             capability_keys=("netcdf",), release_version=("netcdf", "netcdf_c"), feature_method="zarr-url"),
     Library("h5py", "h5py", "HDF5", not_by_design="h5py reads HDF5, not Zarr", capability_keys=("hdf5",)),
-    Library("gdal", None, "GDAL", needs_image=True, writes=GDAL_KINDS, writer_probe="write_gdal.py",
+    Library("gdal", None, "GDAL", needs_image=True, writes=(*GDAL_KINDS, *FEATURE_KINDS), writer_probe="write_gdal.py",
             stacked_methods=("classic",), capability_keys=("gdal",), release_version=("gdal", "version"),
             bands_apis=("classic", "multidim"), feature_method="multidim"),
     Library("rasterio", "rasterio", "GDAL", writes=(*(k.replace("gdal-", "rio-") for k in GDAL_KINDS), *FEATURE_KINDS),

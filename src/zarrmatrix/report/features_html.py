@@ -29,6 +29,8 @@ def _square(square: Square) -> str:
     hover = [f"reads every fixture: {', '.join(square.reading) or 'none'}"]
     if square.partly:
         hover.append(f"reads some: {', '.join(square.partly)}")
+    if square.left_out:
+        hover.append(f"{square.left_out} reads left out: the reader fails that writer's plain fixtures alike")
     return (f'<td style="background:{LEVEL_COLOURS[square.level]}" title="{e("; ".join(hover))}">'
             f"{e(square.text)}{_known(square.known)}</td>")
 
@@ -120,11 +122,13 @@ def features_html(model: ReportModel, triage: Triage) -> str:
     linked = sum(1 for row in view.rows for sq in row.squares.values() if sq.known)
     return f"""<h2 id="features">Features: which reader reads which Zarr feature</h2>
 <p>Each feature of the catalogue is one small array in a fixture of its own, written by every writer that can
-express it ({len(model.feature_fixtures)} fixtures; {view.writers_per_feature():.1f} writer implementations per
-feature on average). A square names the versions of an implementation that read every fixture of the feature
-(checked against the writer's manifest, shape and dtype included; through the zip or, where the zip itself is
-what fails, the unzipped control, except for the features of the zip itself): green every version, amber some,
-red none. <i>Interop</i> is the share of writer × reader pairs that pass over the core readers (the newest
+express it ({sum(f.written_ok for f in model.feature_fixtures)} fixtures, and
+{sum(not f.written_ok for f in model.feature_fixtures)} refusals; {view.writers_per_feature():.1f} writer
+implementations per feature on average). A square names the versions of an implementation that read every fixture
+of the feature (checked against the writer's manifest, shape and dtype included; through the zip or, where the zip
+itself is what fails, the unzipped control, except for the features of the zip itself), leaving out a writer's
+fixture where the reader fails that writer's plain fixtures of the format alike: green every version, amber
+some, red none. <i>Interop</i> is the share of writer × reader pairs that pass over the core readers (the newest
 release of each implementation). {linked} squares link the upstream issue that explains them (triage.yaml).</p>
 {_grid(view)}
 <h3>Interop per writer → reader pair</h3>

@@ -245,6 +245,23 @@ function region(data, shape, bounds) {
   return { data: out, shape: sub, stride: strides(sub) };
 }
 
+// The whole array as written: `fill` everywhere but the region `bounds`, which holds `block`.
+function filledAround(full, shape, bounds, block, fill) {
+  const data = new full.constructor(full.length).fill(fill);
+  const st = strides(shape);
+  const index = new Array(shape.length).fill(0);
+  for (let n = 0; n < block.data.length; n++) {
+    let offset = 0;
+    for (let d = 0; d < index.length; d++) offset += (bounds[d][0] + index[d]) * st[d];
+    data[offset] = block.data[n];
+    for (let d = index.length - 1; d >= 0; d--) {
+      if (++index[d] < block.shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return data;
+}
+
 // Each reference array: its whole data (fill value where nothing is written), and the region a writer writes.
 export function referenceArrays() {
   const table = JSON.parse(fs.readFileSync(path.join(HERE, "reference_arrays.json"), "utf8")).arrays;
@@ -252,21 +269,7 @@ export function referenceArrays() {
     const full = referenceData(spec.name, spec.shape, spec.dtype);
     const bounds = spec.written || spec.shape.map((n) => [0, n]);
     const block = region(full, spec.shape, bounds);
-    let data = full;
-    if (spec.written) {
-      data = new full.constructor(full.length).fill(spec.fill_value);
-      const st = strides(spec.shape);
-      const index = new Array(spec.shape.length).fill(0);
-      for (let n = 0; n < block.data.length; n++) {
-        let offset = 0;
-        for (let d = 0; d < index.length; d++) offset += (bounds[d][0] + index[d]) * st[d];
-        data[offset] = block.data[n];
-        for (let d = index.length - 1; d >= 0; d--) {
-          if (++index[d] < block.shape[d]) break;
-          index[d] = 0;
-        }
-      }
-    }
+    const data = spec.written ? filledAround(full, spec.shape, bounds, block, spec.fill_value) : full;
     return { ...spec, data, bounds, block, leaf: spec.name.split("/").pop() };
   });
 }
@@ -332,22 +335,9 @@ export function featureArrays() {
     const bounds = spec.written || spec.shape.map((n) => [0, n]);
     const block = spec.dtype.startsWith("complex") ? { data: full, shape: spec.shape, stride: null }
       : region(full, spec.shape, bounds);
-    let data = full;
-    if (spec.written) {
-      const fill = featureFill(spec);
-      data = new full.constructor(full.length).fill(typeof full[0] === "bigint" ? BigInt(fill) : fill);
-      const st = strides(spec.shape);
-      const index = new Array(spec.shape.length).fill(0);
-      for (let n = 0; n < block.data.length; n++) {
-        let offset = 0;
-        for (let d = 0; d < index.length; d++) offset += (bounds[d][0] + index[d]) * st[d];
-        data[offset] = block.data[n];
-        for (let d = index.length - 1; d >= 0; d--) {
-          if (++index[d] < block.shape[d]) break;
-          index[d] = 0;
-        }
-      }
-    }
+    const fill = featureFill(spec);
+    const data = spec.written ? filledAround(full, spec.shape, bounds, block,
+      typeof full[0] === "bigint" ? BigInt(fill) : fill) : full;
     return { spec, data, bounds, block };
   });
 }

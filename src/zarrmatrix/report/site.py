@@ -156,18 +156,14 @@ def render_site(model: ReportModel, reports: Path, header: str, bench: str, plot
     pages = [_librarypage(model, lib, reports, plotly_src) for lib in libraries]
     written = [path for path, _ in pages]
     links = [link for _, link in pages]
-    if bench:
-        path = reports / "bench.html"
-        write_text(path, page("zarrmatrix: store benchmark", f'<p><a href="index.html">← the overview</a></p>{bench}',
-                               plotly_src))
-        written.append(path)
-        links.append('<li><a href="bench.html">the store benchmark</a></li>')
-    if features:
-        path = reports / "features.html"
-        write_text(path, page("zarrmatrix: Zarr features", f'<p><a href="index.html">← the overview</a></p>{features}',
-                              plotly_src))
-        written.append(path)
-        links.append('<li><a href="features.html">Features: which reader reads which Zarr feature</a></li>')
+    for name, title, link, body in (("bench.html", "zarrmatrix: store benchmark", "the store benchmark", bench),
+                                    ("features.html", "zarrmatrix: Zarr features",
+                                     "Features: which reader reads which Zarr feature", features)):
+        if body:
+            path = reports / name
+            write_text(path, page(title, f'<p><a href="index.html">← the overview</a></p>{body}', plotly_src))
+            written.append(path)
+            links.append(f'<li><a href="{name}">{link}</a></li>')
     index = reports / "index.html"
     body = f"""{header}
 <h2>Implementations: who reads whose Zarr?</h2>

@@ -171,6 +171,8 @@ def stale_edit(key):
 
 def _codecs(meta):
     for codec in meta.get("codecs") or []:
+        # A codec with no configuration may be written by its name alone.
+        codec = {"name": codec} if isinstance(codec, str) else codec
         yield codec
         for inner in _codecs(codec.get("configuration") or {}):
             yield inner
@@ -209,3 +211,40 @@ def check_expressed(spec, folder):
         if seen != expected:
             raise ValueError("the metadata written has %s %r, not %r: the library did not express the feature"
                              % (key, seen, expected))
+
+
+V3_CODECS = {"zstd": {"name": "zstd", "configuration": {"level": 3, "checksum": False}},
+             "gzip": {"name": "gzip", "configuration": {"level": 5}},
+             "blosc-bitshuffle": {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 5,
+                                                                    "shuffle": "bitshuffle", "typesize": 4,
+                                                                    "blocksize": 0}},
+             "crc32c": {"name": "crc32c"}}
+
+
+def v3_metadata(spec, shape):
+    """A v3 feature's array metadata as the spec spells it (for writers that take metadata whole: TensorStore,
+    zarrs), the library then saying whether it can write it. The extension data types go by the names
+    zarr-python gives them (zarr-extensions)."""
+    codecs = [{"name": "bytes", "configuration": {"endian": spec.get("endian", "little")}}]
+    if spec["dtype"] == "string":
+        codecs = [{"name": "vlen-utf8"}]
+    elif spec.get("codec") == "transpose":
+        codecs.insert(0, {"name": "transpose", "configuration": {"order": [1, 0]}})
+    elif spec.get("codec"):
+        codecs.append(V3_CODECS[spec["codec"]])
+    if spec.get("shard"):
+        codecs = [{"name": "sharding_indexed", "configuration": {
+            "chunk_shape": spec["shard"]["chunks"], "codecs": codecs,
+            "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+            "index_location": spec["shard"]["index_location"]}}]
+    data_type = spec["dtype"]
+    if data_type.startswith("datetime64"):
+        data_type = {"name": "numpy.datetime64", "configuration": {"unit": data_type[11:-1], "scale_factor": 1}}
+    metadata = {"shape": list(shape), "data_type": data_type, "fill_value": spec.get("fill_value"),
+                "codecs": codecs,
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(spec["chunks"])}}}
+    if spec.get("chunk_key") == "v2":
+        metadata["chunk_key_encoding"] = {"name": "v2", "configuration": {"separator": "."}}
+    if spec.get("attributes"):
+        metadata["attributes"] = {k: float(v) for k, v in spec["attributes"].items()}
+    return metadata

@@ -14,7 +14,15 @@ import tempfile
 import numpy as np
 import tensorstore as ts
 
-from _features import FeatureArray, check_expressed, drop_bytes_endian, metadata_key, pack_feature, stale_edit
+from _features import (
+    FeatureArray,
+    check_expressed,
+    drop_bytes_endian,
+    metadata_key,
+    pack_feature,
+    stale_edit,
+    v3_metadata,
+)
 from _packing import pack
 from _writer import edge_arrays, run_writer
 from _zmprobe import main_guard, version_of
@@ -90,14 +98,6 @@ def write(kind, target, cell_id, mnist):
 # Feature dtypes as Zarr v2 names them: what the zarr driver is asked for, whether it can or not.
 FEATURE_V2_DTYPES = {"uint64": "<u8", "uint16": "<u2", "bool": "|b1", "complex64": "<c8", "int32": "<i4",
                      "float64": "<f8", "int16": "<i2", "datetime64[s]": "<M8[s]", "string": "|O"}
-V3_CODECS = {"zstd": {"name": "zstd", "configuration": {"level": 3, "checksum": False}},
-             "gzip": {"name": "gzip", "configuration": {"level": 5}},
-             "blosc-bitshuffle": {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 5,
-                                                                    "shuffle": "bitshuffle", "typesize": 4,
-                                                                    "blocksize": 0}},
-             "crc32c": {"name": "crc32c"}}
-
-
 def feature_metadata(spec, shape):
     """The array metadata of a feature as the Zarr specs spell it: the driver says whether it can write it."""
     fill = spec.get("fill_value")
@@ -112,25 +112,7 @@ def feature_metadata(spec, shape):
         if spec["dtype"] == "string":
             metadata["filters"] = [{"id": "vlen-utf8"}]
         return "zarr", metadata
-    codecs = [{"name": "bytes", "configuration": {"endian": spec.get("endian", "little")}}]
-    if spec.get("codec") == "transpose":
-        codecs.insert(0, {"name": "transpose", "configuration": {"order": [1, 0]}})
-    elif spec.get("codec"):
-        codecs.append(V3_CODECS[spec["codec"]])
-    if spec.get("shard"):
-        codecs = [{"name": "sharding_indexed", "configuration": {
-            "chunk_shape": spec["shard"]["chunks"], "codecs": codecs,
-            "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
-            "index_location": spec["shard"]["index_location"]}}]
-    # The names zarr-python gives the extension data types (zarr-extensions), for TensorStore to accept or refuse.
-    data_type = {"datetime64[s]": "numpy.datetime64"}.get(spec["dtype"], spec["dtype"])
-    metadata = {"shape": list(shape), "data_type": data_type, "fill_value": fill, "codecs": codecs,
-                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(spec["chunks"])}}}
-    if spec.get("chunk_key") == "v2":
-        metadata["chunk_key_encoding"] = {"name": "v2", "configuration": {"separator": "."}}
-    if spec.get("attributes"):
-        metadata["attributes"] = {k: float(v) for k, v in spec["attributes"].items()}
-    return "zarr3", metadata
+    return "zarr3", v3_metadata(spec, shape)
 
 
 def write_feature(spec, target):

@@ -99,6 +99,9 @@ TABLE = (
     Library("tensorstore", "tensorstore", "TensorStore",
             writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3", *FEATURE_KINDS),
             writer_probe="write_tensorstore.py"),
+    # zarrs, the Rust implementation, through its Python bindings: zips through zarrs_zip (read only), so it writes
+    # v3 into a folder, zipped afterwards.
+    Library("zarrista", "zarrista", "zarrs", writes=("zarrs-v3", "features-v3"), writer_probe="write_zarrista.py"),
     Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3", "features-v3"),
             writer_probe="write_zarrita.mjs", runtime=NODE),
 )

@@ -116,18 +116,30 @@ RULES: list[_Rule] = [
     # 3.4 read (the same family as zarr-developers/zarr-python#3622, ">u1").
     (_matches(r"No Zarr data type found that matches \{'name': '([^']+)'"),
      _group(r"No Zarr data type found that matches \{'name': '([^']+)'", "this zarr rejects the data type '{0}'")),
+    # zarrs (zarrista) names what it refuses plainly.
+    (_matches(r"data type (\S+) is not supported"),
+     _group(r"data type (\S+) is not supported", "this zarr rejects the data type '{0}'")),
+    (_matches(r"invalid fill value metadata for data type [^:]*: null"), _const("this zarr rejects fill_value null")),
+    (_matches(r"purl\.org/zarr/spec/protocol/core/3\.0"),
+     _const("a draft of Zarr v3 (zarr_format is the draft's URL), which this reader does not read")),
+    (_matches(r"unknown field `(\w+)`"), _group(r"unknown field `(\w+)`", "refuses the metadata member '{0}'")),
+    (_matches(r"did not match any variant of untagged enum NodeMetadata"),
+     _const("zarrs cannot parse the node's metadata")),
+    # A bare NaN or Infinity in metadata is not JSON (zarr-python writes attributes so).
+    (_matches(r"expected value at line \d+ column \d+|DATA_LOSS: .*Invalid JSON"),
+     _const("the metadata is not valid JSON (a bare NaN or Infinity, say)")),
     # zarr-python writes a ZipStore's metadata again whenever it changes, leaving duplicate members
     # (zarr-developers/zarr-python#3580, pydata/xarray#10827); TensorStore 0.1.86's zip kvstore refuses them.
     (_matches(r"Duplicate filename in ZIP"),
      _const("the zip has duplicate entries (metadata written twice), which this reader refuses")),
     # zarr-python 3.3 and later refuse a bytes codec without `endian` on a multi-byte type, which 3.0 to 3.2 read.
-    (_matches(r"The `endian` configuration needs to be specified"),
+    (_matches(r"The `endian` configuration needs to be specified|endianness must be specified"),
      _const("a bytes codec without endian, which this zarr refuses for multi-byte types")),
     # TensorStore names what it refuses at the end of a long chain: keep that part, without its spec dump.
     (_matches(r'Error opening "zarr3?" driver: Error reading "[^"]*"(?: in local file "[^"]*")?: '),
      _group(r'Error opening "(zarr3?)" driver: Error reading "[^"]*"(?: in local file "[^"]*")?: (.{1,160}?)'
             r'(?: \[tensorstore_spec|$)', "TensorStore's {0} driver: {1}")),
-    (_matches(r"At least one ArrayBytesCodec is required"),
+    (_matches(r"At least one ArrayBytesCodec is required|missing array to bytes codec"),
      _const("not valid Zarr v3: the codecs hold no array-to-bytes codec (a spec violation)")),
     # GDAL (an array without nodata) and zarrita.js (its default) write `fill_value: null` in v3, which zarr 3.1
     # and later reject; the v3 spec has no null fill value for numbers (zarr-developers/zarr-specs#328).

@@ -183,11 +183,13 @@ def _value(argument):
 
 
 class Opened:
-    """How to read what a method opened: one array by its path, and every array path there is."""
+    """How to read what a method opened: one array by its path, every array path there is, and (optionally)
+    facts of how an array was read, kept in its entry (zarr 3: the codec pipeline that decoded it)."""
 
-    def __init__(self, read, walk):
+    def __init__(self, read, walk, describe=None):
         self.read = read
         self.walk = walk
+        self.describe = describe
 
 
 def run_reader(library, methods, describe_versions):
@@ -256,6 +258,8 @@ def read_one(library, methods, describe_versions, request_path, out_path):
                 try:
                     digest, observed = checksum(opened.read(spec), spec if "dtype" in spec else None)
                     entry.update(sha256=digest, observed=observed)
+                    if opened.describe is not None:
+                        entry.update(opened.describe(spec))
                 except Exception as exc:  # each array's failure is data, not a crash
                     entry["error"] = error_of(exc)
                 record["arrays"].append(entry)

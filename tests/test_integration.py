@@ -442,3 +442,36 @@ def test_a_stale_duplicate_is_a_mismatch_for_the_reader_that_returns_the_old_sha
         gdal_reads = reads(got["rasterio-1.5.2"], name)
         assert [r["verdict"] for r in gdal_reads] == ["mismatch"]
         assert "shape (1, 1, 10) where (20) was written" in gdal_reads[0]["reason"]
+
+
+ZARRS_PIPELINE = """
+schema_version: 1
+defaults: {timeout_s: 120}
+cells:
+""" + zarr_cell("3.4.2", "write, read", "zipstore-v3") + """
+  - library: zarr
+    id: "zarr-{version}-zarrs"
+    versions: ["3.4.2"]
+    pins: {zarrs: "==0.2.3", fsspec: "==2026.9.0"}
+    roles: [read]
+"""
+
+
+def test_a_zarrs_pipeline_cell_says_which_pipeline_decoded(tmp_path, work_dir):
+    """zarr 3.4.2 asked for zarrs' codec pipeline uses it on the unzipped folder (a LocalStore) and falls back
+    to its own on the ZipStore: each read names the pipeline, and the zip's reason says zarr fell back."""
+    matrix = write_matrix(tmp_path, ZARRS_PIPELINE)
+    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = results(tmp_path / "reports")["zarr-3.4.2-zarrs"]
+    name = "zarr-3.4.2__zipstore-v3.zip"
+    on_zip = [r for r in reads(got, name) if r["method"] == "store-object"]
+    on_folder = [r for r in reads(got, name, "folder") if r["method"] == "store-object"]
+    assert [r["verdict"] for r in on_zip + on_folder] == ["pass", "pass"]
+    assert on_zip[0]["codec_pipeline"] == "zarr.core.codec_pipeline.BatchedCodecPipeline"
+    assert "zarr did not use zarrs.ZarrsCodecPipeline here" in on_zip[0]["reason"]
+    assert on_folder[0]["codec_pipeline"] == "zarrs.ZarrsCodecPipeline"
+    assert "did not use" not in on_folder[0]["reason"]
+    # The plain zarr cell asked for nothing, and says nothing of pipelines.
+    plain = reads(results(tmp_path / "reports")["zarr-3.4.2"], name)
+    assert plain and all(r.get("codec_pipeline") is None for r in plain)

@@ -141,3 +141,17 @@ def test_reasons_that_must_not_fire():
     assert classify("GroupNotFoundError", msg, Context("zarr", "3.1.6", 3, "folder")).startswith("GroupNotFoundError")
     # A file name is no error message: crc.zip is not a CRC error, codecs.zip no missing codec.
     assert classify("OSError", "cannot open /f/codecs-crc.zip", ZIP).startswith("OSError")
+
+
+def test_a_fallback_from_the_asked_codec_pipeline_is_named():
+    from zarrmatrix.attempt import decoded_by
+
+    batched = "zarr.core.codec_pipeline.BatchedCodecPipeline"
+    assert decoded_by(None, [{"codec_pipeline": batched}]) is None
+    assert decoded_by("zarrs.ZarrsCodecPipeline", [{"codec_pipeline": "zarrs.ZarrsCodecPipeline"}]) == (
+        "zarrs.ZarrsCodecPipeline", None)
+    used, note = decoded_by("zarrs.ZarrsCodecPipeline", [{"codec_pipeline": batched}, {"path": "b"}])
+    assert used == batched and note == f"decoded by {batched}: zarr did not use zarrs.ZarrsCodecPipeline here"
+    # The probe's entry keeps the pipeline through the verdict.
+    seen = {"arrays": [{"path": "a", "sha256": "aa", "codec_pipeline": batched}], "error": None}
+    assert judge(ran(), seen, [{"path": "a", "sha256": "aa"}], CTX, 60).arrays[0]["codec_pipeline"] == batched

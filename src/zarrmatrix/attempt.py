@@ -287,9 +287,25 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
     seen = final or attempt.begun
     ctx = Context(cell.library, seen.get("zarr_version"), fixture.zarr_format, variant, seen.get("gdal_version"))
     judgement = judge(attempt.result, final, expected, ctx, timeout)
+    pipeline = decoded_by(seen.get("codec_pipeline_asked"), judgement.arrays)
+    if pipeline and pipeline[1]:
+        judgement = replace(judgement, reason=f"{judgement.reason}; {pipeline[1]}")
     if root and variant == "zip" and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
         judgement = replace(judgement, reason=f"{judgement.reason}, opened at {root}/ (the store is nested in the zip)")
     if fixture.parts and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
         judgement = replace(judgement, reason=f"{judgement.reason}; no root group: each of {', '.join(fixture.parts)} "
                                               "opened as a store of its own")
-    return record(judgement, call=seen.get("call") or method, seconds=attempt.result.seconds, seen=seen)
+    read = record(judgement, call=seen.get("call") or method, seconds=attempt.result.seconds, seen=seen)
+    read.codec_pipeline = pipeline[0] if pipeline else None
+    return read
+
+
+def decoded_by(asked: str | None, arrays: Sequence[dict[str, Any]]) -> tuple[str, str | None] | None:
+    """Where a cell asked zarr for another codec pipeline (zarrs'): the pipelines that decoded the arrays, and
+    a note where zarr fell back to another, so that zarrs is not credited with what zarr-python decoded."""
+    used = sorted({a["codec_pipeline"] for a in arrays if a.get("codec_pipeline")})
+    if not asked or not used:
+        return None
+    fell_back = [u for u in used if u.rsplit(".", 1)[-1] != asked.rsplit(".", 1)[-1]]
+    note = f"decoded by {', '.join(fell_back)}: zarr did not use {asked} here" if fell_back else None
+    return ", ".join(used), note

@@ -178,6 +178,8 @@ class ReadRecord(_Record):
     arrays: list[dict[str, Any]] = field(default_factory=list)
     error_type: str | None = None
     error_message: str | None = None
+    # The codec pipeline(s) that decoded, where the cell asked zarr for another than its own (zarrs').
+    codec_pipeline: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

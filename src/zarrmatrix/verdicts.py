@@ -248,6 +248,8 @@ def _compare(seen: list[dict[str, Any]], expected: Sequence[dict[str, Any]] | No
     for spec in wanted:
         got = by_path.get(spec["path"])
         row = {"path": spec["path"]}
+        if got is not None and got.get("codec_pipeline"):
+            row["codec_pipeline"] = got["codec_pipeline"]
         if got is None or got.get("error"):
             row["status"] = "missing"
             if got is not None:

@@ -101,6 +101,31 @@ def write_ome(target, how):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def write_ngff(target):
+    """The OME-Zarr image of write_ome, written as .ozx by ngff-zarr itself (its own zip, RFC-9's comment):
+    levels scale0/image (the data) and scale1/image (as ngff-zarr computed it)."""
+    import ngff_zarr
+
+    folder = tempfile.mkdtemp(prefix="zm-ngff-")
+    try:
+        data = (np.arange(2 * 64 * 64, dtype="uint16") % 4099).reshape(2, 64, 64)
+        image = ngff_zarr.to_ngff_image(data, dims=["c", "y", "x"])
+        multiscales = ngff_zarr.to_multiscales(image, scale_factors=[2], chunks=(1, 32, 32))
+        # ngff-zarr knows a zip by its name: it writes image.ozx, which becomes the fixture.
+        written = os.path.join(folder, "image.ozx")
+        ngff_zarr.to_ngff_zarr(written, multiscales, version="0.5")
+        shutil.move(written, target)
+        entries = []
+        for dataset, level in zip(multiscales.metadata.datasets, multiscales.images):
+            values = data if dataset.path.startswith("scale0") else np.asarray(level.data)
+            digest, _ = checksum(values)
+            entries.append({"path": dataset.path, "shape": list(values.shape), "dtype": str(values.dtype),
+                            "sha256": digest, "dims": ["c", "y", "x"]})
+        return entries, {"ngff_zarr_version": version_of("ngff-zarr"), "packed": "by ngff-zarr", "root": ""}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_xarray(target, zarr_format):
     import xarray as xr
 
@@ -161,6 +186,9 @@ def write(kind, target, cell_id, mnist):
         how = kind[len("pack-"):].rsplit("-", 1)[0]
         entries, extra = write_dirzip(target, zarr_format, how, edge_arrays(), attrs)
         variant = PACKINGS[how]
+    elif kind == "ozx-ngff-zarr-v3":
+        entries, extra = write_ngff(target)
+        variant = "OME-Zarr .ozx written by ngff-zarr"
     elif kind.startswith("ozx-"):
         how = kind[len("ozx-"):].rsplit("-", 1)[0]
         entries, extra = write_ome(target, how)

@@ -48,7 +48,7 @@ def test_default_matrix_is_valid():
     matrix = load_matrix(ROOT / "matrix.yaml")
     libraries = {c.library for c in matrix.cells}
     assert libraries == {"zarr", "xarray", "fsspec", "netcdf4", "h5py", "gdal", "rasterio", "tensorstore",
-                         "zarrista", "zarrita"}
+                         "virtualizarr", "zarrista", "zarrita"}
     assert len({c.id for c in matrix.cells}) == len(matrix.cells)
 
 

@@ -74,6 +74,8 @@ ZARR_KINDS = (
     *(f"pack-{how}-v{fmt}" for how in PACKINGS for fmt in (2, 3)),
     # An OME-Zarr 0.5 image written by ome-zarr (a writer cell pins it), packed as RFC-9 asks and against it.
     "ozx-rfc9-v3", "ozx-against-rfc9-v3",
+    # The same image written and zipped by ngff-zarr (a writer cell pins it), an RFC-9 writer of its own.
+    "ozx-ngff-zarr-v3",
     *FEATURE_KINDS,
 )
 
@@ -99,6 +101,9 @@ TABLE = (
     Library("tensorstore", "tensorstore", "TensorStore",
             writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3", *FEATURE_KINDS),
             writer_probe="write_tensorstore.py"),
+    # VirtualiZarr's parsers map a store to byte ranges (a ManifestStore) that zarr then reads: a zip through
+    # ZippedZarrParser, which reads the central directory itself.
+    Library("virtualizarr", "virtualizarr", "VirtualiZarr"),
     # zarrs, the Rust implementation, through its Python bindings: zips through zarrs_zip (read only), so it writes
     # v3 into a folder, zipped afterwards.
     Library("zarrista", "zarrista", "zarrs", writes=("zarrs-v3", "features-v3"), writer_probe="write_zarrista.py"),

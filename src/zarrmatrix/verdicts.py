@@ -116,6 +116,9 @@ RULES: list[_Rule] = [
     # 3.4 read (the same family as zarr-developers/zarr-python#3622, ">u1").
     (_matches(r"No Zarr data type found that matches \{'name': '([^']+)'"),
      _group(r"No Zarr data type found that matches \{'name': '([^']+)'", "this zarr rejects the data type '{0}'")),
+    # VirtualiZarr maps chunks to byte ranges of the zip, which a compressed member has not.
+    (_matches(r"members of .* are compressed"),
+     _const("maps STORED zip members only; this zip's members are compressed (DEFLATE)")),
     # zarrs (zarrista) names what it refuses plainly.
     (_matches(r"data type (\S+) is not supported"),
      _group(r"data type (\S+) is not supported", "this zarr rejects the data type '{0}'")),

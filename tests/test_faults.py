@@ -270,7 +270,7 @@ import json, os, sys, time
 args = sys.argv
 request = json.load(open(args[args.index("--request") + 1]))
 name = "%s__%s.zip" % (request["cell_id"], request["kind"])
-with open(os.path.join(request["out_dir"], ".%s.partial" % name), "wb") as handle:
+with open(os.path.join(request["out_dir"], ".%s.%s.partial" % (name, request["kind"])), "wb") as handle:
     handle.write(b"PK half a zip")
 time.sleep(3600)
 '''

@@ -116,6 +116,12 @@ RULES: list[_Rule] = [
     # 3.4 read (the same family as zarr-developers/zarr-python#3622, ">u1").
     (_matches(r"No Zarr data type found that matches \{'name': '([^']+)'"),
      _group(r"No Zarr data type found that matches \{'name': '([^']+)'", "this zarr rejects the data type '{0}'")),
+    # GDAL 3.10 writes v3 arrays without a `codecs` member where nothing compresses them.
+    (_matches(r"missing field `codecs`|KeyError: 'codecs'"),
+     _const("the array metadata has no codecs member, which this reader requires")),
+    # The v3 spec lets a codec without configuration be named by a bare string (zarrs writes crc32c so).
+    (_matches(r"Expected dict, got <class 'str'>"),
+     _const("a codec named by a bare string (the v3 spec allows it), which this reader does not parse")),
     # VirtualiZarr maps chunks to byte ranges of the zip, which a compressed member has not.
     (_matches(r"members of .* are compressed"),
      _const("maps STORED zip members only; this zip's members are compressed (DEFLATE)")),

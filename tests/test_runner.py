@@ -342,7 +342,28 @@ def test_a_feature_fixture_is_read_by_the_feature_method_alone():
     feature = SimpleNamespace(name="x__feature-bool.zip", manifest=SimpleNamespace(feature="bool"))
     tasks = {(t[1].name, t[2], t[3]) for t in read_tasks([zarr], [plain, feature], {})}
     assert tasks == {("zipstore-v3.zip", v, m) for v in ("zip", "folder") for m in zarr.methods} | {
-        ("x__feature-bool.zip", "zip", "store-object"), ("x__feature-bool.zip", "folder", "store-object")}
+        ("x__feature-bool.zip", "zip", "store-object")}
+
+
+def test_a_feature_control_is_read_where_the_zip_failed():
+    from types import SimpleNamespace
+
+    from zarrmatrix.plan import feature_controls
+
+    def zip_read(fixture, verdict):
+        return SimpleNamespace(KIND="read", fixture=fixture, variant="zip", method="store-object",
+                               verdict=Verdict(verdict))
+
+    failed, passed, plain = (SimpleNamespace(name=n, manifest=SimpleNamespace(feature=f))
+                             for n, f in (("a__feature-x.zip", "x"), ("b__feature-x.zip", "x"), ("p.zip", None)))
+    run = SimpleNamespace(cell=SimpleNamespace(id="zarr-3.4.2", library="zarr"), methods=["store-object"],
+                          records=[zip_read(failed.name, "error"), zip_read(passed.name, "pass"),
+                                   zip_read(plain.name, "error")])
+    tasks = feature_controls([run], [failed, passed, plain], {})
+    assert [(t[1].name, t[2], t[3]) for t in tasks] == [("a__feature-x.zip", "folder", "store-object")]
+    # A control its journal already holds is not read again.
+    journal = {"zarr-3.4.2": {(failed.name, "folder", "store-object")}}
+    assert feature_controls([run], [failed, passed, plain], journal) == []
 
 
 class ScriptedEnvironment(FakeEnvironment):

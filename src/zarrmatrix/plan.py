@@ -88,7 +88,8 @@ def read_tasks(readers: Sequence[Reader], fixtures: Sequence[Fixture], done: dic
     method), longest first by what each `took` last time (cell, fixture, variant, method: seconds), so that the
     slow reads start at once and the quick ones fill the cores around them; unknown ones keep their order, after.
     A reader whose probe listed no method makes one attempt per zip, whose verdict is its import. A feature
-    fixture is read by the library's feature method alone, where it has one (Library.feature_method)."""
+    fixture is read by the library's feature method alone, where it has one (Library.feature_method), and on
+    its zip only: its control is read where the zip fails (feature_controls)."""
     tasks = []
     for run in readers:
         finished = done.get(run.cell.id, set())
@@ -96,12 +97,35 @@ def read_tasks(readers: Sequence[Reader], fixtures: Sequence[Fixture], done: dic
             (variant, method) for method in run.methods for variant in ("zip", "folder")]
         one = LIBRARIES[run.cell.library].feature_method
         for fixture in fixtures:
-            feature = fixture.manifest is not None and fixture.manifest.feature is not None
+            feature = is_feature(fixture)
             tasks.extend((run, fixture, variant, method) for variant, method in wanted
                          if (fixture.name, variant, method or IMPORT) not in finished
-                         and not (feature and one in run.methods and method != one))
+                         and not (feature and (variant == "folder" or one in run.methods and method != one)))
     took = took or {}
     return sorted(tasks, key=lambda t: -took.get((t[0].cell.id, t[1].name, t[2], t[3] or IMPORT), 0.0))
+
+
+def is_feature(fixture: Fixture) -> bool:
+    return fixture.manifest is not None and fixture.manifest.feature is not None
+
+
+def feature_controls(readers: Sequence[Reader], fixtures: Sequence[Fixture],
+                     done: dict[str, set[tuple[str, str, str]]]) -> list[tuple[Reader, Fixture, str, str | None]]:
+    """The controls of the feature fixtures whose zip a reader failed: a feature is a question of Zarr, so where
+    the zip is what fails, its unzipped folder says whether the reader reads the feature. `readers` hold their
+    records of this run (and of their journals); `done` what the journals already finished."""
+    by_name = {f.name: f for f in fixtures if is_feature(f)}
+    tasks = []
+    for run in readers:
+        finished = done.get(run.cell.id, set())
+        for record in run.records:
+            fixture = by_name.get(getattr(record, "fixture", ""))
+            if (fixture is None or record.KIND != "read" or record.variant != "zip"
+                    or record.verdict in (Verdict.PASS, Verdict.UNVERIFIED) or record.method == IMPORT
+                    or (fixture.name, "folder", record.method) in finished):
+                continue
+            tasks.append((run, fixture, "folder", record.method))
+    return tasks
 
 
 def durations(records: Sequence[Record]) -> dict[tuple[str, str, str, str], float]:

@@ -32,6 +32,7 @@ from .libraries import LIBRARIES
 from .matrix import Cell, Matrix
 from .plan import (
     durations,
+    feature_controls,
     judge_against_reference,
     link_controls,
     read_tasks,
@@ -253,6 +254,7 @@ class Runner:
             self.parallel([r for r in readers if r.methods and any(t[0] is r for t in tasks)],
                           self.executor.start_server, "starting attempt servers")
             self.parallel(tasks, self._read_task, "reading fixtures")
+            self.parallel(feature_controls(readers, fixtures, done), self._read_task, "reading feature controls")
             # One at a time: an attempt confirmed alone has the machine to itself.
             for task, first in self._timed_out:
                 if not self.stopping.is_set():

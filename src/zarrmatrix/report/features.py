@@ -175,7 +175,9 @@ def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
             every = [v.version for v in cells]
             level = "untested" if not fixtures or not cells else (
                 "all" if len(reading) == len(every) else "some" if reading or partly else "none")
-            text = versions_text(reading, every) if fixtures else "no writer wrote it"
+            text = versions_text(reading, every) if reading or not partly else \
+                f"{versions_text(partly, every)}, some fixtures"
+            text = text if fixtures else "no writer wrote it"
             row.squares[impl] = Square(impl, feature.id, text, level, reading, partly, known, left_out)
         for fixture in fixtures:
             verdicts = {impl: reads_feature(model.cells.get((c.reader.id, fixture.name)), feature)

@@ -217,9 +217,12 @@ def test_shards_merged_equal_one_run(tmp_path):
     # The cells ran side by side (nox -j auto) where there are cores for it, and the end says where the time went.
     assert "where the time went" in done.stdout + done.stderr and "reads" in done.stdout + done.stderr
     if (os.cpu_count() or 1) > 1:
-        spans = sorted((r.timings["read"].start, r.timings["read"].end)
-                       for r in load_results(single / "results").results if "read" in r.timings)
-        assert len(spans) == 3 and any(b[0] < a[1] for a, b in zip(spans, spans[1:])), spans
+        # nox started a second cell session before the first ended. (Whether their sub-second read phases
+        # happen to overlap is up to the scheduler: that would be a timed test, and flaky.)
+        out = done.stdout + done.stderr
+        starts = [m.start() for m in re.finditer(r"Starting session cell\(", out)]
+        ends = [m.start() for m in re.finditer(r"Session cell\([^)]*\) was successful", out)]
+        assert len(starts) == 3 and len(ends) == 3 and starts[1] < ends[0], out[-3000:]
 
     one, sharded = verdicts(single), verdicts(merged)
     assert len(one["attempts"]) > 30

@@ -147,26 +147,31 @@ def metadata_key(zarr_format):
     return ".zarray" if zarr_format == 2 else "zarr.json"
 
 
-def pack_feature(folder, target, stale=None):
-    """Zip `folder` STORED, as `dirzip-stored` does. `stale` is (member name, bytes): an older copy of a
-    metadata member, written before the current one, as a zip rewritten in place leaves it."""
+def pack_feature(spec, folder, target, stale=None):
+    """Finish a feature a writer wrote into `folder`, as every folder-writing writer does: check that the
+    metadata shows the feature (check_expressed), make the hand edit it needs, and zip the folder STORED into
+    `target`, as `dirzip-stored` does. `stale` is (member name, bytes): an older copy of a metadata member,
+    zipped ahead of the current one, as a zip rewritten in place leaves it. Returns the facts for the record."""
     import warnings
     import zipfile
 
     from _packing import files_of
 
+    check_expressed(spec, folder)
+    extra = {}
+    if spec.get("edit") == "bytes-no-endian":
+        extra["hand_edit"] = drop_bytes_endian(folder)
+    if stale is not None:
+        extra["hand_edit"] = ("the metadata %s of the array before its resize, zipped as a member of its own ahead "
+                              "of the current one" % stale[0])
     with warnings.catch_warnings(), zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as zf:
         warnings.simplefilter("ignore")  # zipfile warns of the duplicate name, which is the point
         if stale is not None:
             zf.writestr(stale[0], stale[1])
         for name in files_of(folder):
             zf.write(os.path.join(folder, name), name)
-    return {"packed": "stored", "root": ""}
-
-
-def stale_edit(key):
-    return ("the metadata %s of the array before its resize, zipped as a member of its own ahead of the current "
-            "one" % key)
+    extra.update(packed="stored", root="")
+    return extra
 
 
 def _codecs(meta):

@@ -13,7 +13,7 @@ import tempfile
 import numpy as np
 import zarr
 
-from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, numpy_dtype, pack_feature
+from _features import FeatureArray, fill_value, numpy_dtype, pack_feature
 from _packing import pack
 from _writer import EdgeArray, edge_arrays, run_writer
 from _zarr_compat import V3, dir_store, zip_store
@@ -290,9 +290,7 @@ def write_feature(spec, target):
             extra = {}
         else:
             arr[where] = block
-            check_expressed(spec, folder)
-            extra = {"hand_edit": drop_bytes_endian(folder)} if spec.get("edit") == "bytes-no-endian" else {}
-            extra.update(pack_feature(folder, target))
+            extra = pack_feature(spec, folder, target)
         return "zarr %s, %s" % (zarr.__version__, "ZipStore, resized" if stale else "zipped"), \
             [feature.entry(codec=codec_of(arr))], extra
     finally:

@@ -7,7 +7,7 @@ of its own; the sparse array's fill value is its nodata value, and only its writ
 import numpy as np
 from osgeo import gdal
 
-from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, pack_feature
+from _features import FeatureArray, fill_value, pack_feature
 from _gdal_writer import gdal_format, write_store
 from _writer import edge_arrays, run_writer
 from _zmprobe import main_guard
@@ -93,11 +93,9 @@ def write_feature(spec, target):
     fmt = "ZARR_V3" if spec["format"] == 3 else "ZARR_V2"
     try:
         write_feature_store(store, fmt, spec, feature, options)
-        check_expressed(spec, store)
-        extra = {"hand_edit": drop_bytes_endian(store)} if spec.get("edit") == "bytes-no-endian" else {}
-        extra.update(pack_feature(store, target))
+        extra = pack_feature(spec, store, target)
         return ("GDAL %s multidim %s, zipped" % (gdal.VersionInfo("RELEASE_NAME"), fmt),
-                [feature.entry(codec=" ".join(options[1:]))], extra)
+                [feature.entry(codec=" ".join(FEATURE_COMPRESS[spec.get("codec")]))], extra)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -14,7 +14,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from _features import FeatureArray, check_expressed, drop_bytes_endian, fill_value, pack_feature
+from _features import FeatureArray, fill_value, pack_feature
 from _gdal_writer import gdal_format, write_store
 from _writer import edge_arrays, run_writer
 from _zmprobe import main_guard, version_of
@@ -118,9 +118,7 @@ def write_feature(spec, target):
             with rasterio.open(folder, "w", driver="Zarr", width=width, height=height, count=1,
                                dtype=str(feature.data.dtype), **options) as dst:
                 dst.write(block, 1, window=window)
-        check_expressed(spec, folder)
-        extra = {"hand_edit": drop_bytes_endian(folder)} if spec.get("edit") == "bytes-no-endian" else {}
-        extra.update(pack_feature(folder, target))
+        extra = pack_feature(spec, folder, target)
         return ("GDAL %s (rasterio) %s, zipped" % (rasterio.__gdal_version__, options["FORMAT"]),
                 [feature.entry(codec=options.get("COMPRESS"))], extra)
     finally:

@@ -16,11 +16,8 @@ import tensorstore as ts
 
 from _features import (
     FeatureArray,
-    check_expressed,
-    drop_bytes_endian,
     metadata_key,
     pack_feature,
-    stale_edit,
     v3_metadata,
 )
 from _packing import pack
@@ -130,21 +127,17 @@ def write_feature(spec, target):
         array = ts.open({"driver": driver, "kvstore": dict(kvstore, path=folder + "/data/"), "metadata": metadata,
                          "create": True, "delete_existing": True}).result()
         where, block = feature.region()
-        extra, stale = {}, None
+        stale = None
         if old_shape:
             array[:old_shape[0]].write(block[:old_shape[0]]).result()
             key = "data/" + metadata_key(zarr_format)
             stale = (key, store.read(key).result().value)
             array = array.resize(exclusive_max=list(feature.shape)).result()
             array[old_shape[0]:].write(block[old_shape[0]:]).result()
-            extra["hand_edit"] = stale_edit(key)
         else:
             array[where].write(block).result()
         del array, store
-        check_expressed(spec, folder)
-        if spec.get("edit") == "bytes-no-endian":
-            extra["hand_edit"] = drop_bytes_endian(folder)
-        extra.update(pack_feature(folder, target, stale))
+        extra = pack_feature(spec, folder, target, stale)
         return "TensorStore %s, zipped" % driver, [feature.entry(codec=json.dumps(metadata.get("codecs")
                                                                                or metadata.get("compressor")))], extra
     finally:

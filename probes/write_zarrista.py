@@ -12,7 +12,7 @@ import numpy as np
 import zarrista
 from zarrista.store import FilesystemStore
 
-from _features import FeatureArray, check_expressed, drop_bytes_endian, pack_feature, stale_edit, v3_metadata
+from _features import FeatureArray, pack_feature, v3_metadata
 from _packing import pack
 from _writer import edge_arrays, run_writer
 from _zmprobe import main_guard, version_of
@@ -95,7 +95,7 @@ def write_feature(spec, target):
         metadata.setdefault("chunk_key_encoding", {"name": "default", "configuration": {"separator": "/"}})
         array = create(store, "data", metadata)
         where, block = feature.region()
-        extra, stale = {}, None
+        stale = None
         if spec.get("old_shape"):
             old = spec["old_shape"][0]
             array.store_array_subset((slice(0, old),), data_input(block[:old]))
@@ -103,14 +103,10 @@ def write_feature(spec, target):
                 stale = ("data/zarr.json", handle.read())
             array = create(store, "data", dict(metadata, shape=list(feature.shape)))
             array.store_array_subset((slice(old, feature.shape[0]),), data_input(block[old:]))
-            extra["hand_edit"] = stale_edit("data/zarr.json")
         elif block.size:
             array.store_array_subset(where, data_input(block))
         del array, store
-        check_expressed(spec, folder)
-        if spec.get("edit") == "bytes-no-endian":
-            extra["hand_edit"] = drop_bytes_endian(folder)
-        extra.update(pack_feature(folder, target, stale))
+        extra = pack_feature(spec, folder, target, stale)
         return "zarrs %s (zarrista), zipped" % version_of("zarrista"), [feature.entry(codec=json.dumps(
             metadata["codecs"]))], extra
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .features import Feature, catalogue
-from .report.features import feature_specific, reader_versions, reads_feature
+from .report.features import explained, feature_specific, reader_versions, reads_feature
 from .report.model import READS, ReportModel, build_model
 from .results import load_results
 from .triage import Known, Triage
@@ -80,25 +80,23 @@ def known_for(model: ReportModel, facts: dict[str, ZipFacts], triage: Triage,
     the feature's sake (see failures), with the same verdict (an error is not explained by a known mismatch)."""
     if reference is None:
         return {}
-    explained: dict[tuple[str, str, str], Known] = {}
+    versions = {v.reader.id: v.version for v in reader_versions(reference)}
+    found: dict[tuple[str, str, str], Known] = {}
     for feature in {f for fact in facts.values() for f in features_in(fact)}:
         fixtures = [f for f in reference.feature_fixtures if f.feature == feature and f.written_ok]
-        versions = {v.reader.id: v.version for v in reader_versions(reference)}
         for reader in reference.readers:
             for f in fixtures:
-                summary = reference.cells.get((reader.id, f.name))
-                if summary is None or reads_feature(summary, catalogue()[feature]) or not summary.attempts:
-                    continue
-                known = feature_specific(reference, reader.id, f) and triage.find(
-                    reader.library, feature, f.name, versions.get(reader.id, reader.version))
+                known = explained(reference, triage, reader, catalogue()[feature], f,
+                                  versions.get(reader.id, reader.version))
                 if known:
-                    explained.setdefault((reader.id, feature, summary.verdict.value), known)
+                    verdict = reference.cells[(reader.id, f.name)].verdict.value
+                    found.setdefault((reader.id, feature, verdict), known)
     notes = {}
     for (reader_id, fixture), summary in model.cells.items():
         if fixture not in facts or summary.verdict in READS or not summary.attempts:
             continue
         for feature in features_in(facts[fixture]):
-            known = explained.get((reader_id, feature, summary.verdict.value))
+            known = found.get((reader_id, feature, summary.verdict.value))
             if known:
                 notes[(reader_id, fixture)] = f"known: {known.label}"
                 break

@@ -91,9 +91,11 @@ def _v2_features(meta: dict[str, Any]) -> list[str]:
 
 
 def _codecs_of(meta: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every codec of a v3 array, those inside a sharding codec too."""
+    """Every codec of a v3 array, those inside a sharding codec too; a codec without configuration may be
+    written by its name alone (zarrs writes crc32c so)."""
     out = []
     for codec in meta.get("codecs") or []:
+        codec = {"name": codec} if isinstance(codec, str) else codec
         if isinstance(codec, dict):
             out.append(codec)
             out.extend(_codecs_of(codec.get("configuration") or {}))

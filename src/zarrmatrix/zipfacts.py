@@ -265,8 +265,7 @@ def _read_members(facts: ZipFacts, zf: zipfile.ZipFile, infos: list[zipfile.ZipI
             facts.duplicates.append({"name": name, "count": len(same),
                                      "last_is_latest_written": same[-1].header_offset == max(
                                          i.header_offset for i in same),
-                                     # A stale copy (metadata written again after a change), not a repeat.
-                                     "differ": len({(i.CRC, i.file_size) for i in same}) > 1})
+                                     "differ": _copies_differ(same)})
     for name in by_name:
         why = unsafe_name(name)
         if why:
@@ -362,10 +361,16 @@ def _read_metadata(facts: ZipFacts, zf: zipfile.ZipFile, by_name: dict[str, list
         if root and folder == root:
             path = ""
         features = features_of(meta)
-        if len(same) > 1 and len({(i.CRC, i.file_size) for i in same}) > 1:
+        if _copies_differ(same):
             features.append("stale-duplicate-v2" if leaf == ".zarray" else "stale-duplicate")
         facts.arrays.append({"path": path, "shape": meta.get("shape"),
                              "dtype": meta.get("dtype", meta.get("data_type")), "features": features})
+
+
+def _copies_differ(same: list[zipfile.ZipInfo]) -> bool:
+    """Whether members of one name hold different contents: a stale copy (metadata written again after a change),
+    not a repeat."""
+    return len({(i.CRC, i.file_size) for i in same}) > 1
 
 
 def _load_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:

@@ -95,8 +95,10 @@ class FeaturesView:
     pair_scores: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     # reader implementation -> [(feature id, fixture name)] it alone fails
     specific: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    # feature id -> (fixtures written, writer implementations), and the writers' refusals
+    # feature id -> [(writer label, its refusal)]
     cannot_write: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # reader cell id -> its implementation's version
+    versions: dict[str, str] = field(default_factory=dict)
 
     def writers_per_feature(self) -> float:
         counts = [len({f.implementation for f in row.fixtures if f.written_ok}) for row in self.rows]
@@ -134,6 +136,18 @@ def feature_specific(model: ReportModel, reader_id: str, fixture: FixtureColumn)
     return reads_some and not same_reason
 
 
+def explained(model: ReportModel, triage: Triage, reader: Reader, feature: Feature, fixture: FixtureColumn,
+              version: str | None) -> Known | None:
+    """The known upstream issue behind a reader's failure on a feature fixture, where it failed it for the
+    feature's sake (feature_specific); None where it read it, or failed for another reason."""
+    summary = model.cells.get((reader.id, fixture.name))
+    if summary is None or not summary.attempts or reads_feature(summary, feature):
+        return None
+    if not feature_specific(model, reader.id, fixture):
+        return None
+    return triage.find(reader.library, feature.id, fixture.name, version)
+
+
 def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
     features = catalogue()
     by_feature: dict[str, list[FixtureColumn]] = {}
@@ -148,7 +162,8 @@ def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
     core = {}
     for v in versions:
         core[v.implementation] = v  # sorted by version: the last one is the newest
-    view = FeaturesView(implementations, [], core, cannot_write=cannot)
+    view = FeaturesView(implementations, [], core, cannot_write=cannot,
+                        versions={v.reader.id: v.version for v in versions})
     for feature in features.values():
         fixtures = by_feature.get(feature.id, [])
         row = FeatureRow(feature, fixtures, {})
@@ -160,18 +175,18 @@ def build_features(model: ReportModel, triage: Triage) -> FeaturesView:
             reading, partly, known, left_out = [], [], None, 0
             for v in cells:
                 seen = [(f, reads_feature(model.cells.get((v.reader.id, f.name)), feature)) for f in fixtures]
+                own = {f.name for f, ok in seen if not ok and feature_specific(model, v.reader.id, f)}
                 # A fixture the reader fails as it fails that writer's plain fixtures (GDAL 3.10's v3, say) says
                 # nothing of the feature: left out, unless that leaves nothing (zarr 2 reads no v3 at all).
-                counted = [(f, ok) for f, ok in seen if ok or feature_specific(model, v.reader.id, f)] or seen
+                counted = [(f, ok) for f, ok in seen if ok or f.name in own] or seen
                 left_out += len(seen) - len(counted)
                 got = [ok for _, ok in counted]
                 if got and all(got):
                     reading.append(v.version)
                 elif any(got):
                     partly.append(v.version)
-                for f, ok in counted:
-                    if not ok and known is None and feature_specific(model, v.reader.id, f):
-                        known = triage.find(v.reader.library, feature.id, f.name, v.version)
+                known = known or next((k for f in fixtures if f.name in own and (k := triage.find(
+                    v.reader.library, feature.id, f.name, v.version))), None)
             every = [v.version for v in cells]
             level = "untested" if not fixtures or not cells else (
                 "all" if len(reading) == len(every) else "some" if reading or partly else "none")

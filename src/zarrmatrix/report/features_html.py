@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 
 from ..triage import Known, Triage
-from .features import FeaturesView, Square, build_features, reader_versions, reads_feature
+from .features import FeaturesView, Square, build_features, explained
 from .model import ReportModel
 from .tables import table
 
@@ -72,20 +72,16 @@ def _specific(view: FeaturesView) -> str:
 
 
 def _sections(model: ReportModel, view: FeaturesView, triage: Triage) -> str:
-    readers = {r.id: r for r in model.readers}
-    versions = {v.reader.id: v.version for v in reader_versions(model)}
     parts = []
     for row in view.rows:
         rows = []
         for fixture in row.fixtures:
-            for reader_id, reader in readers.items():
-                summary = model.cells.get((reader_id, fixture.name))
-                if summary is None:
+            for reader in model.readers:
+                summary = model.cells.get((reader.id, fixture.name))
+                if summary is None or not summary.attempts:
                     continue
-                if not summary.attempts:
-                    continue
-                known = None if reads_feature(summary, row.feature) else triage.find(
-                    reader.library, row.feature.id, fixture.name, versions.get(reader_id, reader.version))
+                known = explained(model, triage, reader, row.feature, fixture,
+                                  view.versions.get(reader.id, reader.version))
                 rows.append([e(fixture.writer_label), e(reader.label), f"<b>{e(summary.verdict.value)}</b>",
                              e(summary.reason[:200]) + _known(known),
                              e(summary.control_verdict.value if summary.control_verdict else "")])

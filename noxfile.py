@@ -11,6 +11,8 @@
     nox -s lock              matrix.lock.json: the versions rules and each release's Pythons (-- --upgrade: anew)
     nox -s bench             only the store benchmark, printed as a table
     nox -s bench-bands       GDAL's read time against the band count, for each GDAL of the matrix
+    nox -s bench-sharded     one 256 MiB sharded array read out of a folder and zips (STORED, DEFLATED) by each
+                             implementation with the `sharded` role: whole, one chunk, one sub-chunk, warm and cold
     nox -s bench-runner      the read phase by isolation: one process per attempt against a fork per attempt
     nox -s report-scale      merge and render 1,000 synthetic cells x 50 fixtures: time, memory, page sizes
     nox -s bench-inspect     inspect on 60,000 duplicated entries (time) and a 1 GiB zip (peak memory)
@@ -214,6 +216,14 @@ def bench_bands(session: nox.Session) -> None:
     """GDAL's read time against the band count, for every cell that reads with GDAL (rasterio's wheels, and the
     Debian images with the multidimensional API for contrast): prints the growth of each, then the report."""
     _zarrmatrix(session, "run", "--phase", "bands")
+    _zarrmatrix(session, "report", report=True)
+
+
+@nox.session(name="bench-sharded", venv_backend="none")
+def bench_sharded(session: nox.Session) -> None:
+    """The sharded-read benchmark: zarr-python writes the array (matrix.yaml's `sharded`), every cell with the
+    `sharded` role reads it, one cell at a time; prints each figure, then the report. Best on a quiet machine."""
+    _zarrmatrix(session, "run", "--phase", "sharded")
     _zarrmatrix(session, "report", report=True)
 
 

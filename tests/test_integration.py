@@ -475,3 +475,53 @@ def test_a_zarrs_pipeline_cell_says_which_pipeline_decoded(tmp_path, work_dir):
     # The plain zarr cell asked for nothing, and says nothing of pipelines.
     plain = reads(results(tmp_path / "reports")["zarr-3.4.2"], name)
     assert plain and all(r.get("codec_pipeline") is None for r in plain)
+
+
+SHARDED = """
+schema_version: 1
+defaults: {timeout_s: 120}
+sharded: {shape: [512, 512], shards: [256, 256], chunks: [64, 64], repeats: 3, max_repeats: 5, budget_s: 2}
+cells:
+""" + ZARRS_PIPELINE.split("cells:\n", 1)[1].replace("roles: [read]", "roles: [read, sharded]").replace(
+    'roles: [write, read]', 'roles: [write, read, sharded]') + """  - library: tensorstore
+    versions: ["0.1.86"]
+    roles: [read, sharded]
+  - library: zarrista
+    versions: ["0.1.0"]
+    roles: [read, sharded]
+  - library: zarrita
+    versions: ["0.7.5"]
+    pins: {"@zarrita/storage": "0.2.0"}
+    roles: [read, sharded]
+"""
+
+
+def test_the_sharded_read_benchmark_times_each_implementation_on_the_same_zips(tmp_path, work_dir):
+    """zarr 3.4.2 writes one sharded array and zips it STORED and DEFLATED; zarr-python (alone and asking for
+    zarrs' pipeline), TensorStore, zarrs and zarrita.js read it whole, a shard and an inner chunk, each read
+    checked against the values written. zarrs cannot read the DEFLATED zip's shards, and says why."""
+    matrix = write_matrix(tmp_path, SHARDED)
+    done = zarrmatrix(*run_args(tmp_path, work_dir, matrix, "--phase", "sharded"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = results(tmp_path / "reports")
+    timed: dict = {}
+    for cell, result in got.items():
+        for r in result["records"]:
+            assert r["kind"] == "sharded" and r["stored_bytes"] > 0, (cell, r)
+            if r["error"] is None:
+                assert len(r["samples_s"]) >= 3 and all(s > 0 for s in r["samples_s"]), (cell, r)
+                timed.setdefault((r["store"], r["access"], r["cache"]), set()).add(r["implementation"])
+    for store in ("zip-stored", "zip-deflated"):
+        for access in ("whole", "chunk", "sub-chunk"):
+            assert timed[(store, access, "warm")] >= {"zarr-python", "TensorStore", "zarrita.js"}, (store, access)
+    assert "zarrs" in timed[("zip-stored", "sub-chunk", "warm")]
+    deflated = [r for r in got["zarrista-0.1.0"]["records"] if r["store"] == "zip-deflated"]
+    assert deflated and all("checksum is invalid" in r["error"]["message"] for r in deflated)
+    pipelines = {r["store"]: r["decoded_by"] for r in got["zarr-3.4.2-zarrs"]["records"]}
+    assert pipelines == {"folder": "zarrs.ZarrsCodecPipeline",
+                         "zip-stored": "zarr.core.codec_pipeline.BatchedCodecPipeline",
+                         "zip-deflated": "zarr.core.codec_pipeline.BatchedCodecPipeline"}
+    report = zarrmatrix("report", "--reports", str(tmp_path / "reports"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert 'id="sharded-sub-chunk"' in page and "An inner chunk out of the DEFLATED zip" in page

@@ -37,7 +37,11 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
              "--mnist-dir", str), ("bench_shape", "bench", "shape", "--bench-shape", list),
              ("bench_chunks", "bench", "chunks", "--bench-chunks", list), ("bench_sizes", "bench", "sizes",
              "--bench-sizes", list), ("bench_max_repeats", "bench", "max_repeats", "--bench-max-repeats", int),
-             ("bench_budget", "bench", "budget_s", "--bench-budget", float))
+             ("bench_budget", "bench", "budget_s", "--bench-budget", float),
+             ("sharded_shape", "sharded", "shape", "--sharded-shape", list),
+             ("sharded_shards", "sharded", "shards", "--sharded-shards", list),
+             ("sharded_chunks", "sharded", "chunks", "--sharded-chunks", list),
+             ("sharded_budget", "sharded", "budget_s", "--sharded-budget", float))
     for attr, section, key, flag, kind in flags:
         value = getattr(args, attr, None)
         if value is not None:

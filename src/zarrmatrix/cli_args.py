@@ -64,13 +64,19 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     _common(p)
     _run_options(p)
     p.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (default: all)")
-    p.add_argument("--phase", nargs="+", choices=("write", "read", "bench", "bands"),
+    p.add_argument("--phase", nargs="+", choices=("write", "read", "bench", "bands", "sharded"),
                    default=["write", "read", "bench"],
-                   help="bands: GDAL's read time against the band count, for the cells that read with GDAL")
+                   help="bands: GDAL's read time against the band count, for the cells that read with GDAL; "
+                        "sharded: one sharded array read out of a folder and zips by each cell with that role")
     p.add_argument("--mnist-dir", help="a folder with the MNIST IDX files (default: cache, then mirrors)")
     p.add_argument("--bench-shape", type=int, nargs="+", metavar="N",
                    help="benchmark array shape instead of matrix.yaml's (the real size: 8192 8192)")
     p.add_argument("--bench-chunks", type=int, nargs="+", metavar="N", help="benchmark chunk shape (e.g. 1024 1024)")
+    p.add_argument("--sharded-shape", type=int, nargs=2, metavar="N",
+                   help="the sharded-read benchmark's array shape instead of matrix.yaml's (8192 8192: 256 MiB)")
+    p.add_argument("--sharded-shards", type=int, nargs=2, metavar="N", help="its shard shape (e.g. 2048 2048)")
+    p.add_argument("--sharded-chunks", type=int, nargs=2, metavar="N", help="its inner chunk shape (e.g. 256 256)")
+    p.add_argument("--sharded-budget", type=float, metavar="S", help="seconds per store, access and cache state")
     p.add_argument("--bench-sizes", nargs="+", metavar="SIZE",
                    help="a size sweep instead of matrix.yaml's (the real one: 4m 16m 64m 256m 1g)")
     p.add_argument("--bench-max-repeats", type=int, metavar="N", help="at most this many repeats of a store "

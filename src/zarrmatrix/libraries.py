@@ -46,11 +46,18 @@ class Library:
     # The one method that reads the feature fixtures, where the probe has several: a feature is a question of
     # decoding, and how each method opens a zip is the matrix's question, asked on the other fixtures.
     feature_method: str | None = None
+    # Whether the sharded-read benchmark's probe (bench_sharded.py or .mjs) reads its array with this library
+    # (`--phase sharded`).
+    sharded_reader: bool = False
 
     @property
     def probe(self) -> str:
         """The probe under probes/ that reads a fixture with this library."""
         return f"read_{self.name}.{self.extension}"
+
+    @property
+    def sharded_probe(self) -> str:
+        return f"bench_sharded.{self.extension}"
 
     @property
     def capabilities_probe(self) -> str:
@@ -85,7 +92,7 @@ GDAL_KINDS = ("gdal-dirzip-v2", "gdal-dirzip-v3", "gdal-vsizip-v2", "gdal-vsizip
 # In report order: the rows of the matrix are grouped by library in this order.
 TABLE = (
     Library("zarr", "zarr", "zarr-python", writes=ZARR_KINDS, benches=True, capability_keys=("zarr",),
-            release_version=(), feature_method="store-object"),
+            release_version=(), feature_method="store-object", sharded_reader=True),
     Library("xarray", "xarray", "zarr-python", writes=("xarray-zipstore-v2", "xarray-zipstore-v3"), benches=True,
             capability_keys=("zarr",), feature_method="open_zarr-store"),
     Library("fsspec", "fsspec", "zarr-python", capability_keys=("zarr",), feature_method="filesystem-object"),
@@ -100,15 +107,16 @@ TABLE = (
             release_version=("rasterio_gdal", "version"), bands_apis=("classic",)),
     Library("tensorstore", "tensorstore", "TensorStore",
             writes=("ts-zarr2-v2", "ts-zarr3-v3", "ts-sharded-v3", "ts-zipkv-v3", *FEATURE_KINDS),
-            writer_probe="write_tensorstore.py"),
+            writer_probe="write_tensorstore.py", sharded_reader=True),
     # VirtualiZarr's parsers map a store to byte ranges (a ManifestStore) that zarr then reads: a zip through
     # ZippedZarrParser, which reads the central directory itself.
     Library("virtualizarr", "virtualizarr", "VirtualiZarr"),
     # zarrs, the Rust implementation, through its Python bindings: zips through zarrs_zip (read only), so it writes
     # v3 into a folder, zipped afterwards.
-    Library("zarrista", "zarrista", "zarrs", writes=("zarrs-v3", "features-v3"), writer_probe="write_zarrista.py"),
+    Library("zarrista", "zarrista", "zarrs", writes=("zarrs-v3", "features-v3"), writer_probe="write_zarrista.py",
+            sharded_reader=True),
     Library("zarrita", "zarrita", "zarrita.js", writes=("zarrita-v3", "zarrita-spec-v3", "features-v3"),
-            writer_probe="write_zarrita.mjs", runtime=NODE),
+            writer_probe="write_zarrita.mjs", runtime=NODE, sharded_reader=True),
 )
 
 LIBRARIES: dict[str, Library] = {lib.name: lib for lib in TABLE}
@@ -130,3 +138,7 @@ def writers() -> tuple[str, ...]:
 
 def benchers() -> tuple[str, ...]:
     return tuple(lib.name for lib in TABLE if lib.benches)
+
+
+def sharded_readers() -> tuple[str, ...]:
+    return tuple(lib.name for lib in TABLE if lib.sharded_reader)

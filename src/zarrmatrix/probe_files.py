@@ -17,8 +17,8 @@ BANDS_PROBE = "bench_bands.py"
 
 def probe_files(library: str, probes: Path) -> list[Path]:
     """The reader, writer and capabilities probes of `library`, the helpers of its runtime (`_*.py` or
-    `_*.mjs`), the shared data, the store benchmark where the library benches and the band benchmark where it
-    reads with GDAL; sorted by name."""
+    `_*.mjs`), the shared data, the store benchmark where the library benches, the band benchmark where it
+    reads with GDAL and the sharded-read benchmark where it reads that; sorted by name."""
     lib = LIBRARIES[library]
     names = {lib.probe, lib.capabilities_probe, *DATA_FILES}
     if lib.writes:
@@ -27,6 +27,8 @@ def probe_files(library: str, probes: Path) -> list[Path]:
         names.add(BENCH_PROBE)
     if lib.bands_apis:
         names.add(BANDS_PROBE)
+    if lib.sharded_reader:
+        names.add(lib.sharded_probe)
     names.update(p.name for p in probes.glob(f"_*.{lib.extension}"))
     return sorted((probes / name for name in names if (probes / name).is_file()), key=lambda p: p.name)
 

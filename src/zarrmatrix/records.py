@@ -266,11 +266,47 @@ class BandsRecord(_Record):
         return statistics.median(self.samples_s) if self.samples_s and self.error is None else None
 
 
-Record = FixtureRecord | ReadRecord | BenchRecord | BenchErrorRecord | BandsRecord
+@dataclass
+class ShardedRecord(_Record):
+    """One implementation reading one region of the sharded array out of one store, warm or cold
+    (bench_sharded.py): the raw samples, or the error. Where the store is a zip, `store` names its compression."""
+
+    KIND: ClassVar[str] = "sharded"
+    implementation: str
+    library_version: str | None
+    store: str | None
+    access: str | None
+    cache: str | None
+    samples_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    peak_bytes: list[int | None] = field(default_factory=list)
+    nbytes: int = 0
+    page_cache: str = "warm"
+    decoded_by: str | None = None
+    stop: str | None = None
+    error: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> float | None:
+        return statistics.median(self.samples_s) if self.samples_s and self.error is None else None
+
+    @property
+    def cpu_median_s(self) -> float | None:
+        return statistics.median(self.cpu_s) if self.cpu_s and self.error is None else None
+
+    @property
+    def peak_max_bytes(self) -> int | None:
+        peaks = [p for p in self.peak_bytes if p is not None]
+        return max(peaks) if peaks and self.error is None else None
+
+
+Record = FixtureRecord | ReadRecord | BenchRecord | BenchErrorRecord | BandsRecord | ShardedRecord
 RECORD_TYPES: dict[str, type] = {t.KIND: t for t in (FixtureRecord, ReadRecord, BenchRecord, BenchErrorRecord,
-                                                     BandsRecord)}
+                                                     BandsRecord, ShardedRecord)}
 # The record kinds each phase makes: a run of some phases carries the others' over.
-PHASE_KINDS = {"write": {"fixture"}, "read": {"read"}, "bench": {"bench", "bench-error"}, "bands": {"bands"}}
+PHASE_KINDS = {"write": {"fixture"}, "read": {"read"}, "bench": {"bench", "bench-error"}, "bands": {"bands"},
+               "sharded": {"sharded"}}
 
 
 def record_from_json(data: dict[str, Any]) -> Record:
@@ -282,7 +318,8 @@ def record_order(record: Record) -> tuple:
     return (record.KIND, getattr(record, "fixture", "") or "", getattr(record, "variant", "") or "",
             getattr(record, "method", "") or "", getattr(record, "store", "") or "",
             getattr(record, "compressor", "") or "", getattr(record, "op", "") or "", getattr(record, "nbytes", 0) or 0,
-            getattr(record, "api", "") or "", getattr(record, "bands", 0) or 0)
+            getattr(record, "api", "") or "", getattr(record, "bands", 0) or 0, getattr(record, "cache", "") or "",
+            getattr(record, "access", "") or "")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from . import backends, bands
+from . import backends, bands, sharded
 from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attempt, run_attempt
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
@@ -126,6 +126,9 @@ class Runner:
                     self.bench_phase(runs)
                 if "bands" in phases:
                     self.bands_phase(runs)
+                if "sharded" in phases:
+                    sharded.run_phase(runs, self.matrix.sharded, self.layout.scratch, self.console,
+                                      self.stopping.is_set)
                 complete = True
             finally:
                 self.unsaved = self.results.save(runs, phases, complete=complete)

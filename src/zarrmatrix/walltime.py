@@ -13,7 +13,7 @@ from .records import CellResult, PhaseSpan
 
 # (phase in the results, what the split calls it)
 PHASES = (("environment", "environments"), ("write", "fixtures"), ("read", "reads"), ("bench", "benchmarks"),
-          ("bands", "band benchmark"))
+          ("bands", "band benchmark"), ("sharded", "sharded-read benchmark"))
 SLOWEST = 5
 
 

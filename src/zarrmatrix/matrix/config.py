@@ -1,4 +1,4 @@
-"""Configuration in one place: each section of matrix.yaml (defaults, bench, docker, fixtures, limits) is the
+"""Configuration in one place: each section of matrix.yaml (defaults, bench, sharded, docker, fixtures, limits) is the
 schema's defaults, the file's values on top, and the command line's on top of those, merged and validated in one
 step against the same schema, then typed. A wrong value is named where it came from: the file, its line and key,
 or the flag."""
@@ -12,9 +12,10 @@ from typing import Any, Callable
 import jsonschema
 
 from ..errors import UserError
-from .model import BenchConfig, DockerConfig, FixtureConfig, Limits
+from .model import BenchConfig, DockerConfig, FixtureConfig, Limits, ShardedConfig
 
-SECTIONS = {"bench": BenchConfig, "docker": DockerConfig, "fixtures": FixtureConfig, "limits": Limits}
+SECTIONS = {"bench": BenchConfig, "docker": DockerConfig, "fixtures": FixtureConfig, "limits": Limits,
+            "sharded": ShardedConfig}
 
 
 @dataclass
@@ -67,11 +68,15 @@ def _check_together(section: str, values: dict[str, Any], overrides: Overrides,
         flag = overrides.flags.get((section, key))
         return UserError(f"{flag}: {message}") if flag else fail([section, key], message)
 
-    if section == "bench":
-        if len(values["chunks"]) != len(values["shape"]):
-            raise wrong("chunks", f"has {len(values['chunks'])} dimensions, shape has {len(values['shape'])}")
-        if values["max_repeats"] < values["repeats"]:
-            raise wrong("max_repeats", f"is {values['max_repeats']}, below repeats ({values['repeats']})")
+    if section == "bench" and len(values["chunks"]) != len(values["shape"]):
+        raise wrong("chunks", f"has {len(values['chunks'])} dimensions, shape has {len(values['shape'])}")
+    if section in ("bench", "sharded") and values["max_repeats"] < values["repeats"]:
+        raise wrong("max_repeats", f"is {values['max_repeats']}, below repeats ({values['repeats']})")
+    if section == "sharded":
+        if any(s % c for s, c in zip(values["shards"], values["chunks"])):
+            raise wrong("chunks", f"{values['chunks']} does not divide the shard shape {values['shards']}")
+        if any(s > n for n, s in zip(values["shape"], values["shards"])):
+            raise wrong("shards", f"{values['shards']} is larger than the shape {values['shape']}")
     if section == "docker" and ("docker", "ca_bundle") in overrides.flags and values["ca_bundle"] \
             and not Path(values["ca_bundle"]).is_file():
         raise wrong("ca_bundle", f"{values['ca_bundle']}: no such file")

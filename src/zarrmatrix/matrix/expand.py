@@ -14,7 +14,7 @@ from packaging.version import InvalidVersion, Version
 from ruamel.yaml.comments import CommentedMap
 
 from .. import pythons
-from ..libraries import LIBRARIES, benchers, writers
+from ..libraries import LIBRARIES, benchers, sharded_readers, writers
 from ..runtimes import PinError, Runtime
 from ..safefs import UnsafeInput, check_name
 from ..versions import ResolveError, Resolver, Rule
@@ -139,6 +139,8 @@ def _roles(raw: CommentedMap, at: list[Any], lib, fail) -> tuple[frozenset[str],
                 raise fail(at + ["writes", i], f"a {lib.name} cell cannot write '{kind}'")
     if "bench" in roles and not lib.benches:
         raise fail(at + ["roles"], f"only {' and '.join(benchers())} cells can run the store benchmark")
+    if "sharded" in roles and not lib.sharded_reader:
+        raise fail(at + ["roles"], f"only {', '.join(sharded_readers())} cells can run the sharded-read benchmark")
     return roles, writes
 
 

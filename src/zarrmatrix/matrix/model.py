@@ -172,6 +172,61 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class ShardedConfig:
+    """The sharded-read benchmark (matrix.yaml's `sharded`; the defaults are the schema's): one int32 array,
+    sharded, read whole, one shard (a chunk of the array's grid) and one inner chunk (a sub-chunk)."""
+
+    shape: tuple[int, int]
+    shards: tuple[int, int]
+    chunks: tuple[int, int]
+    repeats: int
+    max_repeats: int
+    within: float
+    budget_s: float
+    caches: tuple[str, ...]
+
+    ITEMSIZE = 4
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.ITEMSIZE
+
+    def accesses(self) -> dict[str, list[list[int]]]:
+        """The region each access reads ([start, stop] per dimension): the whole array, the second shard along
+        each dimension where there is one (not the first, which a reader may have met opening the array), and
+        the second inner chunk of that shard."""
+        shard = [min(1, (s - 1) // c) * c for s, c in zip(self.shape, self.shards)]
+        inner = [o + min(1, (min(c, s - o) - 1) // i) * i for o, s, c, i in zip(shard, self.shape, self.shards,
+                                                                             self.chunks)]
+        return {"whole": [[0, s] for s in self.shape],
+                "chunk": [[o, min(s, o + c)] for o, s, c in zip(shard, self.shape, self.shards)],
+                "sub-chunk": [[o, min(s, o + i)] for o, s, i in zip(inner, self.shape, self.chunks)]}
+
+    def write_request(self, folder: str) -> dict[str, Any]:
+        return {"write": True, "folder": folder, "shape": list(self.shape), "shards": list(self.shards),
+                "chunks": list(self.chunks)}
+
+    def read_request(self, library: str, stores: dict[str, str],
+                     skip: Sequence[tuple[str, str, str]] = ()) -> dict[str, Any]:
+        """`skip`: the (cache, store, access) units already recorded."""
+        return {"library": library, "stores": stores, "accesses": self.accesses(), "caches": list(self.caches),
+                "repeats": self.repeats, "max_repeats": self.max_repeats, "within": self.within,
+                "budget_s": self.budget_s, "unit_timeout_s": self.unit_timeout_s(), "skip": [list(k) for k in skip]}
+
+    def units(self) -> int:
+        return len(self.caches) * 3 * 3
+
+    def unit_timeout_s(self) -> float:
+        """One unit's deadline: three budgets, as one read slower than the budget may take (a warm-up and one
+        timed read), and half a minute more. A unit past it is recorded as hung."""
+        return 3 * self.budget_s + 30
+
+    def timeout_s(self) -> float:
+        """The probe's: every unit at its deadline, and a margin (each unit keeps its own deadline)."""
+        return self.units() * self.unit_timeout_s() + 120
+
+
+@dataclass(frozen=True)
 class DockerConfig:
     base_images: dict[str, str]
     ca_bundle: str | None
@@ -213,6 +268,7 @@ class Matrix:
     path: Path
     cells: tuple[Cell, ...]
     bench: BenchConfig
+    sharded: ShardedConfig
     docker: DockerConfig
     fixtures: FixtureConfig
     limits: Limits

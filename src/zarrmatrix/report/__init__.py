@@ -18,6 +18,7 @@ from .history import archive_run, load_runs, render_history, write_badges
 from .html import page_header, render_html
 from .markdown import render_markdown
 from .model import build_model
+from .sharded import sharded_html
 from .site import SITE_SQUARES, render_site
 
 PLOTLY_JS = "plotly.min.js"
@@ -33,18 +34,18 @@ def build_report(reports: Path, console: Console | None = None, triage: Triage |
     features = features_html(model, triage or Triage())
     summary = reports / "summary.md"
     site = len(model.readers) * len(model.fixtures) > SITE_SQUARES
+    benchmarks = bench_html(model) + bands_html(model.results) + sharded_html(model.results)
     if site or model.results:
         # Shared by the site's pages and the history page.
         shared_plotly(reports)
     if site:
         # A matrix this large is a site: a first page that opens at once, and a page per library.
-        pages = render_site(model, reports, page_header(model), bench_html(model) + bands_html(model.results),
-                            PLOTLY_JS, features)
+        pages = render_site(model, reports, page_header(model), benchmarks, PLOTLY_JS, features)
         console.print(f"site: {len(pages)} pages (the matrix has {len(model.readers)} reader cells × "
                       f"{len(model.fixtures)} fixtures)")
     else:
         pages = [reports / "index.html"]
-        write_text(pages[0], render_html(model, bench_html(model) + bands_html(model.results), features))
+        write_text(pages[0], render_html(model, benchmarks, features))
     write_text(summary, render_markdown(model))
     written = [pages[0], summary]
     if archive_run(reports, model) is None:

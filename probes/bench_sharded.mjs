@@ -1,0 +1,145 @@
+// Time the sharded array of bench_sharded.py read by zarrita.js, out of its folder (FileSystemStore) and out of
+// each zip (@zarrita/storage's ZipFileStore over the zip's bytes as a Blob, the store's one way to open a local
+// zip). The same units, stopping rule, check and records as the Python probe; statistics are the host's job.
+
+import * as fs from "node:fs";
+
+import FileSystemStore from "@zarrita/storage/fs";
+import ZipFileStore from "@zarrita/storage/zip";
+import * as zarr from "zarrita";
+
+import { Output, errorOf, mainGuard, parseArgs, versionOf } from "./_zmprobe.mjs";
+
+// The writer's formula (bench_sharded.py's values), in 32-bit integers as numpy computes it.
+function expected([[r0, r1], [c0, c1]]) {
+  const out = new Int32Array((r1 - r0) * (c1 - c0));
+  let i = 0;
+  for (let r = r0; r < r1; r++) {
+    for (let c = c0; c < c1; c++) out[i++] = r * 7 + c * 3 + (((r * 31) ^ (c * 17)) % 256);
+  }
+  return out;
+}
+
+function statusKib(field) {
+  try {
+    const line = fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith(field + ":"));
+    return line ? Number(line.split(/\s+/)[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+// Linux: reset the peak resident size, so that one read's own peak can be read (as the Python probes do).
+function resetPeak() {
+  try {
+    fs.writeFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function dropPageCache() {
+  try {
+    fs.writeFileSync("/proc/sys/vm/drop_caches", "3");
+    return "dropped before each read";
+  } catch (err) {
+    return `warm (could not drop it: ${err.code || err.message})`;
+  }
+}
+
+// The median and its distribution-free 95% interval, as _measure.converged judges it.
+function converged(samples, within) {
+  const x = [...samples].sort((a, b) => a - b);
+  const n = x.length;
+  const half = (1.96 * Math.sqrt(n)) / 2;
+  const lo = Math.max(0, Math.floor(n / 2 - half));
+  const hi = Math.min(n - 1, Math.ceil(n / 2 + half) - 1);
+  const median = n % 2 ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+  return (x[hi] - x[lo]) / 2 <= within * median;
+}
+
+function open(store, path) {
+  const backing = store === "folder" ? new FileSystemStore(path) : ZipFileStore.fromBlob(new Blob([fs.readFileSync(path)]));
+  return zarr.open(zarr.root(backing), { kind: "array" });
+}
+
+async function once(unit, drop) {
+  if (drop) unit.page_cache = dropPageCache();
+  const peaks = resetPeak();
+  const rss = statusKib("VmRSS");
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const array = await open(unit.store, unit.path);
+  const got = await zarr.get(array, unit.region.map(([a, b]) => zarr.slice(a, b)));
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const peak = peaks ? statusKib("VmHWM") : null;
+  const want = unit.expected;
+  const shape = unit.region.map(([a, b]) => b - a);
+  const same = got.shape.length === shape.length && got.shape.every((n, i) => n === shape[i]) &&
+    got.data.length === want.length && got.data.every((v, i) => v === want[i]);
+  if (!same) throw new Error(`read back shape (${got.shape}) where (${shape}) was asked, or other values`);
+  return { wall, cpu: (cpu.user + cpu.system) / 1e6, peak: peak === null || rss === null ? null : Math.max(0, peak - rss) * 1024 };
+}
+
+async function run(unit, request) {
+  const cold = unit.cache === "cold";
+  const started = performance.now();
+  try {
+    if (!cold) await once(unit, false);
+    for (;;) {
+      const m = await once(unit, cold);
+      unit.samples_s.push(m.wall);
+      unit.cpu_s.push(m.cpu);
+      unit.peak_bytes.push(m.peak);
+      const n = unit.samples_s.length;
+      const spent = (performance.now() - started) / 1000;
+      if (n >= request.repeats && converged(unit.samples_s, request.within)) unit.stop = "converged";
+      else if (n >= request.max_repeats) unit.stop = "max repeats";
+      else if (spent >= request.budget_s && (n >= 3 || spent >= 3 * request.budget_s)) unit.stop = "time budget";
+      if (unit.stop) return;
+    }
+  } catch (err) {
+    unit.error = errorOf(err);
+    unit.stop = "error";
+  }
+}
+
+async function main() {
+  const args = parseArgs();
+  const request = JSON.parse(fs.readFileSync(args.request, "utf8"));
+  const out = new Output(args.out);
+  const facts = { implementation: "zarrita.js", library_version: versionOf("zarrita"),
+    zarrita_storage_version: versionOf("@zarrita/storage"), node_version: process.version };
+  const skip = new Set((request.skip || []).map((key) => key.join("\0")));
+  const record = (unit) => ({ ...facts, kind: "sharded", store: unit.store, access: unit.access, region: unit.region,
+    cache: unit.cache, nbytes: unit.region.reduce((n, [a, b]) => n * (b - a), 4), decoded_by: null,
+    page_cache: unit.cache === "cold" ? unit.page_cache : "warm", samples_s: unit.samples_s, cpu_s: unit.cpu_s,
+    peak_bytes: unit.peak_bytes, error: unit.error, stop: unit.stop });
+  for (const cache of request.caches) {
+    for (const [store, path] of Object.entries(request.stores)) {
+      for (const [access, region] of Object.entries(request.accesses)) {
+        if (skip.has([cache, store, access].join("\0"))) continue;
+        const unit = { store, path, access, region, cache, samples_s: [], cpu_s: [], peak_bytes: [], error: null,
+          stop: null, page_cache: "warm", expected: expected(region) };
+        // As the Python probe: the last of these without its record names a unit that crashed the probe, and a
+        // unit past its deadline is recorded as such before the probe ends itself.
+        out.emit({ kind: "sharded-begin", cache, store, access });
+        const deadline = setTimeout(() => {
+          unit.error = { type: "Timeout", traceback: "", message: `one read did not finish in ${request.unit_timeout_s} s ` +
+            "(the unit's deadline); the probe stopped itself" };
+          unit.stop = "error";
+          out.emit(record(unit));
+          process.exit(4);
+        }, request.unit_timeout_s * 1000);
+        await run(unit, request);
+        clearTimeout(deadline);
+        out.emit(record(unit));
+      }
+    }
+  }
+  return 0;
+}
+
+mainGuard(main);

@@ -63,6 +63,15 @@ export function errorOf(err) {
   };
 }
 
+// A local zip as the Blob @zarrita/storage's ZipFileStore reads: backed by the file where Node has
+// fs.openAsBlob (19.8 and later), so that a read fetches the byte ranges it needs; else the whole file in memory.
+// With the expression that made it, for the record's call.
+export async function zipBlob(file) {
+  const name = JSON.stringify(file);
+  if (typeof fs.openAsBlob === "function") return [await fs.openAsBlob(file), `await fs.openAsBlob(${name})`];
+  return [new Blob([fs.readFileSync(file)]), `new Blob([fs.readFileSync(${name})])`];
+}
+
 // The installed version of an npm package, from the package.json that Node would load.
 export function versionOf(name) {
   try {

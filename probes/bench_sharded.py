@@ -226,7 +226,7 @@ def read(request, out):
                     continue
                 unit = Unit(store, path, access, region, cache)
                 # A unit that crashes the probe is named by the last of these without its record.
-                out.emit({"kind": "sharded-begin", "cache": cache, "store": store, "access": access})
+                out.emit(dict(impl.facts, kind="sharded-begin", cache=cache, store=store, access=access))
                 watchdog = threading.Timer(request["unit_timeout_s"], give_up,
                                            (unit, impl.facts, out, request["unit_timeout_s"]))
                 watchdog.daemon = True

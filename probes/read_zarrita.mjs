@@ -1,4 +1,4 @@
-// Read a fixture with zarrita.js: a zip through @zarrita/storage's ZipFileStore (the zip's bytes as a Blob),
+// Read a fixture with zarrita.js: a zip through @zarrita/storage's ZipFileStore (a Blob backed by the zip file),
 // the unzipped control through its FileSystemStore; each array opened with zarr.open and read whole with
 // zarr.get. A store nested in the zip is opened at its folder.
 
@@ -9,7 +9,7 @@ import FileSystemStore from "@zarrita/storage/fs";
 import ZipFileStore from "@zarrita/storage/zip";
 import * as zarr from "zarrita";
 
-import { Output, checksum, errorOf, mainGuard, parseArgs, versionOf, zipNames } from "./_zmprobe.mjs";
+import { Output, checksum, errorOf, mainGuard, parseArgs, versionOf, zipBlob, zipNames } from "./_zmprobe.mjs";
 
 const METHOD = "zarr.open";
 
@@ -18,11 +18,11 @@ function versions() {
     node_version: process.version };
 }
 
-function storeOf(fixture) {
+async function storeOf(fixture) {
   const file = path.resolve(fixture.path);
   if (fixture.variant === "zip") {
-    return [ZipFileStore.fromBlob(new Blob([fs.readFileSync(file)])),
-      `ZipFileStore.fromBlob(new Blob([fs.readFileSync(${JSON.stringify(file)})]))`];
+    const [blob, blobText] = await zipBlob(file);
+    return [ZipFileStore.fromBlob(blob), `ZipFileStore.fromBlob(${blobText})`];
   }
   return [new FileSystemStore(file), `new FileSystemStore(${JSON.stringify(file)})`];
 }
@@ -74,7 +74,7 @@ async function readOne(request, out) {
   };
   process.once("exit", unsettled);
   try {
-    const [store, storeText] = storeOf(fixture);
+    const [store, storeText] = await storeOf(fixture);
     let location = zarr.root(store);
     const nested = fixture.variant === "zip" ? fixture.root || "" : "";
     if (nested) location = location.resolve(nested);

@@ -115,7 +115,8 @@ def test_a_unit_that_crashes_or_hangs_the_probe_is_recorded_and_the_probe_runs_o
         left = [u for u in units if list(u) not in request["skip"]]
         out = []
         for unit in left:
-            out.append({"kind": "sharded-begin", "cache": unit[0], "store": unit[1], "access": unit[2]})
+            out.append({"kind": "sharded-begin", "cache": unit[0], "store": unit[1], "access": unit[2],
+                        "implementation": "TensorStore", "library_version": "0.1.86"})
             if unit == ("warm", "zip-stored", "sub-chunk") and len(asked) == 1:
                 out.append(raw("TensorStore", "zip-stored", "sub-chunk", [], error={
                     "type": "Timeout", "message": "one read did not finish in 180 s"}, stop="error"))
@@ -132,6 +133,7 @@ def test_a_unit_that_crashes_or_hangs_the_probe_is_recorded_and_the_probe_runs_o
     assert [p for p, _ in asked] == ["bench_sharded.py"] * 3
     assert asked[1][1] == sorted(units[:6]) and asked[2][1] == sorted(units[:7])
     assert sorted((r.cache, r.store, r.access) for r in got) == sorted(units)
+    assert {(r.implementation, r.library_version) for r in got} == {("TensorStore", "0.1.86"), ("TensorStore", "1.0")}
     failed = {r.access if r.store == "zip-stored" else r.store: r.error["message"] for r in got if r.error}
     assert failed == {"sub-chunk": "one read did not finish in 180 s",
                       "zip-deflated": "the probe was killed by SIGABRT (FATAL ERROR: v8::ArrayBuffer::NewBackingStore "

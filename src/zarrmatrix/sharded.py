@@ -8,7 +8,6 @@ reach one inner chunk, where a STORED zip lets it read the chunk's bytes alone.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,14 +57,15 @@ def sharded_records(attempt: Attempt, library: str, fixture: dict[str, Any]) -> 
     if attempt.result.returncode == 0 and not attempt.result.timed_out:
         return records
     done = {(r.cache, r.store, r.access) for r in records}
-    begun = [unit_of(raw) for raw in attempt.records if raw.get("kind") == "sharded-begin"]
-    hung = next((key for key in reversed(begun) if key not in done), None)
+    begun = [raw for raw in attempt.records if raw.get("kind") == "sharded-begin"]
+    hung = next((raw for raw in reversed(begun) if unit_of(raw) not in done), None)
     why = ended(attempt)
     if hung is not None:
-        cache, store, access = hung
-        records.append(dataclasses.replace(probe_error(library, f"the probe {why} during this read"), cache=cache,
-                                           store=store, access=access,
-                                           extra=dict(facts, stored_bytes=fixture["stored_bytes"].get(store))))
+        # The unit's record, as the probe would have made it, with what ended the probe for its error.
+        records.append(ShardedRecord.from_json(dict(
+            hung, **facts, stored_bytes=fixture["stored_bytes"].get(hung.get("store")), kind="sharded",
+            implementation=hung.get("implementation", library), library_version=hung.get("library_version"),
+            error={"type": "probe", "message": f"the probe {why} during this read"}, stop="error")))
     elif not begun:
         records.append(probe_error(library, f"the probe {why} before its first read"))
     return records

@@ -114,8 +114,10 @@ def sharded_html(results: Sequence[CellResult]) -> str:
     return ('<h2 id="sharded">One sharded array, read by each implementation</h2>'
             f"<p>{about}Each implementation opens the array and reads {e(', '.join(ACCESS_NAMES.values()))}, out "
             "of the folder and out of each zip; warm (the page cache as the first read left it) and cold (dropped "
-            "before each read). Each figure is the median of at least 5 reads, with its 95% interval; CPU time "
-            "counts every thread, peak memory is the resident high-water mark above the read's start "
+            "before each read). Each figure is the median of its reads (at least 5, fewer where one read outlasts the "
+            "budget; the table gives n), with its 95% interval; CPU time "
+            "counts every thread, peak memory is the resident high-water mark above the read's start (Node keeps "
+            "what it freed for its next allocations, so zarrita.js's counts only what a read took beyond that) "
             "(<code>nox -s bench-sharded</code>).</p>"
             + (f"<p>An inner chunk out of the DEFLATED zip, against the STORED one (warm), a DEFLATED shard member "
                f"being inflated whole to reach one chunk of it:</p><ul>{costs}</ul>" if costs else "")

@@ -183,6 +183,7 @@ def test_the_report_draws_one_chart_per_access_and_says_what_deflate_costs():
     for access in ("whole", "chunk", "sub-chunk"):
         assert f'id="sharded-{access}"' in page
     assert "ArrayError: the checksum is invalid" in page
+    assert "No bar for zarrs 1.0 on zip, DEFLATED, warm: the checksum is invalid." in page
     # A cold read whose cache could not be dropped says so where its figure stands.
     assert "(warm (could not drop it: Read-only file system))" in page
     assert "ZarrsCodecPipeline" in page

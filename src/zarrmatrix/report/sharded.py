@@ -49,6 +49,15 @@ def access_figure(access: str, rows: Sequence[Bar]) -> go.Figure:
     return fig
 
 
+def no_bars(rows: Sequence[Bar]) -> str:
+    """Under a chart, the reads it has no bar for, and why: a failure must not pass for a missing figure."""
+    failed = [f"{b.label} on {category(b.record)}: {(b.record.error or {}).get('message', '')[:140]}"
+              for b in rows if b.record.median_s is None]
+    if not failed:
+        return ""
+    return '<p class="bad">No bar for ' + "; ".join(e(text) for text in failed) + ".</p>"
+
+
 def deflate_costs(rows: Sequence[Bar], access: str, cache: str = "warm") -> list[str]:
     """Per implementation: how many times longer a read from the DEFLATED zip took than from the STORED one."""
     out = []
@@ -101,7 +110,8 @@ def sharded_html(results: Sequence[CellResult]) -> str:
                  f"chunks of {' × '.join(map(str, chunks))}, uncompressed, and zipped STORED and DEFLATED by "
                  "Python's zipfile. ")
     charts = "".join(access_figure(access, [b for b in rows if b.record.access == access]).to_html(
-        full_html=False, include_plotlyjs=False, div_id=f"sharded-{access}") for access in ACCESSES)
+        full_html=False, include_plotlyjs=False, div_id=f"sharded-{access}")
+        + no_bars([b for b in rows if b.record.access == access]) for access in ACCESSES)
     costs = "".join(f"<li>{e(text)}</li>" for text in deflate_costs(rows, "sub-chunk"))
     errors = sorted({f"{b.label}: {(b.record.error or {}).get('message', '')[:200]}" for b in rows
                      if b.record.error and b.record.store is None})

@@ -204,3 +204,17 @@ def test_the_python_and_node_probes_compute_the_same_values():
                           capture_output=True, text=True, timeout=60)
     assert node.returncode == 0, node.stderr
     assert json.loads(python.stdout) == json.loads(node.stdout) and len(json.loads(node.stdout)) == 12
+
+
+def test_without_a_zarr_3_cell_each_reader_says_what_is_missing(tmp_path):
+    from rich.console import Console
+
+    from zarrmatrix.sharded import run_phase
+
+    added = []
+    run = SimpleNamespace(ready=True, cell=SimpleNamespace(id="tensorstore-0.1.86", library="tensorstore",
+                                                           version="0.1.86", roles={"read", "sharded"}),
+                          add=added.append)
+    run_phase([run], config(), tmp_path, Console(file=None, quiet=True), lambda: False)
+    assert [r.error["message"] for r in added] == [
+        "no zarr 3 cell among those run writes the array (add one: --cells zarr-<3.x> ...)"]

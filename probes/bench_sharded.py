@@ -42,6 +42,7 @@ def write(request, out):
 
     folder = request["folder"]
     shape, shards, chunks = (tuple(request[k]) for k in ("shape", "shards", "chunks"))
+    shutil.rmtree(os.path.join(folder, "array.zarr"), ignore_errors=True)
     array = zarr.create_array(os.path.join(folder, "array.zarr"), shape=shape, shards=shards, chunks=chunks,
                               dtype="int32", compressors=None, fill_value=0, dimension_names=["y", "x"])
     # One shard's rows at a time: the whole array need not fit in the probe's memory twice.
@@ -239,8 +240,8 @@ def read(request, out):
 def main():
     request, out = request_and_output()
     if request.get("write"):
-        shutil.rmtree(request["folder"], ignore_errors=True)
-        os.makedirs(request["folder"])
+        # The host made the folder, writable by a container's user too; run by hand, the probe makes it.
+        os.makedirs(request["folder"], exist_ok=True)
         write(request, out)
     else:
         read(request, out)

@@ -116,6 +116,9 @@ def run_phase(runs: Sequence[CellRun], config: ShardedConfig, scratch: Path, con
     if not readers:
         return
     folder = scratch / "sharded"
+    folder.mkdir(parents=True, exist_ok=True)
+    # A container's user is not the host's: the writer must be able to write here.
+    folder.chmod(0o777)
     writer = next((r for r in readers if writes_the_array(r)), None)
     fixture, why = None, "no zarr 3 cell among those run writes the array (add one: --cells zarr-<3.x> ...)"
     if writer is not None:

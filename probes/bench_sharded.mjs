@@ -84,27 +84,58 @@ async function once(unit, drop) {
   return { wall, cpu: (cpu.user + cpu.system) / 1e6, peak: peak === null || rss === null ? null : Math.max(0, peak - rss) * 1024 };
 }
 
+// As bench_sharded.py's repeat: time `once` (after an untimed call where the cache is to be warm) until the median
+// is known to within the target, or the repeats or the budget are spent; returns why it stopped.
+async function repeat(once, warmUp, request, add, samples) {
+  const started = performance.now();
+  if (warmUp) await once();
+  for (;;) {
+    add(await once());
+    const n = samples.length;
+    const spent = (performance.now() - started) / 1000;
+    if (n >= request.repeats && converged(samples, request.within)) return "converged";
+    if (n >= request.max_repeats) return "max repeats";
+    if (spent >= request.budget_s && (n >= 3 || spent >= 3 * request.budget_s)) return "time budget";
+  }
+}
+
 async function run(unit, request) {
   const cold = unit.cache === "cold";
-  const started = performance.now();
+  const add = (m) => {
+    unit.samples_s.push(m.wall);
+    unit.cpu_s.push(m.cpu);
+    unit.peak_bytes.push(m.peak);
+  };
   try {
-    if (!cold) await once(unit, false);
-    for (;;) {
-      const m = await once(unit, cold);
-      unit.samples_s.push(m.wall);
-      unit.cpu_s.push(m.cpu);
-      unit.peak_bytes.push(m.peak);
-      const n = unit.samples_s.length;
-      const spent = (performance.now() - started) / 1000;
-      if (n >= request.repeats && converged(unit.samples_s, request.within)) unit.stop = "converged";
-      else if (n >= request.max_repeats) unit.stop = "max repeats";
-      else if (spent >= request.budget_s && (n >= 3 || spent >= 3 * request.budget_s)) unit.stop = "time budget";
-      if (unit.stop) return;
-    }
+    unit.stop = await repeat(() => once(unit, cold), !cold, request, add, unit.samples_s);
   } catch (err) {
     unit.error = errorOf(err);
     unit.stop = "error";
   }
+}
+
+// As bench_sharded.py's floor: read(2) of as many bytes as the access returns, from the STORED zip, into a buffer
+// filled beforehand; the page cache as the readers find it.
+async function floor(path, nbytes, cache, request) {
+  const buffer = Buffer.alloc(nbytes);
+  const samples = [];
+  const once = async () => {
+    if (cache === "cold") dropPageCache();
+    const t0 = performance.now();
+    const fd = fs.openSync(path, "r");
+    try {
+      for (let done = 0; done < nbytes;) {
+        const got = fs.readSync(fd, buffer, done, nbytes - done, done);
+        if (got === 0) break;
+        done += got;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return (performance.now() - t0) / 1000;
+  };
+  await repeat(once, cache !== "cold", request, (wall) => samples.push(wall), samples);
+  return samples;
 }
 
 async function main() {
@@ -115,16 +146,22 @@ async function main() {
     zarrita_storage_version: versionOf("@zarrita/storage"), node_version: process.version,
     zip_blob: typeof fs.openAsBlob === "function" ? "fs.openAsBlob" : "fs.readFileSync" };
   const skip = new Set((request.skip || []).map((key) => key.join("\0")));
+  const floors = new Map();
   const record = (unit) => ({ ...facts, kind: "sharded", store: unit.store, access: unit.access, region: unit.region,
     cache: unit.cache, nbytes: unit.region.reduce((n, [a, b]) => n * (b - a), 4), decoded_by: null,
     page_cache: unit.cache === "cold" ? unit.page_cache : "warm", samples_s: unit.samples_s, cpu_s: unit.cpu_s,
-    peak_bytes: unit.peak_bytes, error: unit.error, stop: unit.stop });
+    peak_bytes: unit.peak_bytes, floor_samples_s: unit.floor, error: unit.error, stop: unit.stop });
   for (const cache of request.caches) {
     for (const [store, path] of Object.entries(request.stores)) {
       for (const [access, region] of Object.entries(request.accesses)) {
         if (skip.has([cache, store, access].join("\0"))) continue;
         const unit = { store, path, access, region, cache, samples_s: [], cpu_s: [], peak_bytes: [], error: null,
-          stop: null, page_cache: "warm", expected: expected(region) };
+          stop: null, page_cache: "warm", expected: expected(region), floor: [] };
+        const key = [access, cache].join("\0");
+        if (!floors.has(key) && request.stores["zip-stored"]) {
+          floors.set(key, await floor(request.stores["zip-stored"], unit.expected.length * 4, cache, request));
+        }
+        unit.floor = floors.get(key) || [];
         // As the Python probe: the last of these without its record names a unit that crashed the probe, and a
         // unit past its deadline is recorded as such before the probe ends itself.
         out.emit({ ...facts, kind: "sharded-begin", cache, store, access });

@@ -10,8 +10,9 @@ Otherwise it reads with the implementation the request names (zarr, tensorstore 
 access (a region: the whole array, one shard, one inner chunk) and page-cache state (warm; cold, the cache dropped
 before each read where the machine lets the probe), it opens the array and reads the region, `repeats` times and
 then until the median is known to within `within` (95% CI) or the budget is spent. Each read is checked against
-the values the writer wrote, computed here from the same formula. One `sharded` record of raw samples per unit.
-Statistics are the host's job.
+the values the writer wrote, computed here from the same formula. One `sharded` record of raw samples per unit,
+with the floor of its access and cache state measured in the same process (read(2) of as many bytes from the
+STORED zip). Statistics are the host's job.
 """
 
 import os
@@ -147,6 +148,42 @@ class Zarrs:
 IMPLEMENTATIONS = {"zarr": Zarr, "tensorstore": TensorStore, "zarrista": Zarrs}
 
 
+def repeat(once, warm_up, request, add, samples):
+    """Time `once` (after one untimed call where the cache is to be warm) until the median of `samples` is known
+    to within the request's target, or its repeats or budget are spent; returns why it stopped."""
+    started = time.perf_counter()
+    if warm_up:
+        once()
+    while True:
+        add(once())
+        spent, n = time.perf_counter() - started, len(samples)
+        if n >= request["repeats"] and converged(samples, request["within"]):
+            return "converged"
+        if n >= request["max_repeats"]:
+            return "max repeats"
+        # A read slower than the budget stops sooner: the figure's n says how many it had.
+        if spent >= request["budget_s"] and (n >= 3 or spent >= 3 * request["budget_s"]):
+            return "time budget"
+
+
+def floor(path, nbytes, cache, request):
+    """The least any reader must spend on an access: read(2) of as many bytes as it returns, from the STORED zip
+    (the raw bytes on the same disk), into a buffer faulted in beforehand; the page cache as the readers find it."""
+    buffer = np.zeros(nbytes, dtype=np.uint8)
+    view = memoryview(buffer)
+    samples = []
+
+    def once():
+        if cache == "cold":
+            drop_page_cache()
+        with Meter() as meter, open(path, "rb") as handle:
+            handle.readinto(view)
+        return meter
+
+    repeat(once, cache != "cold", request, lambda meter: samples.append(meter.wall), samples)
+    return samples
+
+
 class Unit:
     """One store, access and cache state: its samples and why they stopped."""
 
@@ -155,6 +192,7 @@ class Unit:
         self.samples, self.cpu, self.peak = [], [], []
         self.decoded_by, self.error, self.stop, self.page_cache = None, None, None, "warm"
         self.expected = values(region)
+        self.floor = []
 
     def once(self, impl, drop):
         if drop:
@@ -171,35 +209,26 @@ class Unit:
 
     def run(self, impl, request):
         cold = self.cache == "cold"
-        spent, started = 0.0, time.perf_counter()
+
+        def add(meter):
+            self.samples.append(meter.wall)
+            self.cpu.append(meter.cpu)
+            self.peak.append(meter.peak_bytes)
+
         try:
-            if not cold:
-                self.once(impl, False)
-            while True:
-                meter = self.once(impl, cold)
-                self.samples.append(meter.wall)
-                self.cpu.append(meter.cpu)
-                self.peak.append(meter.peak_bytes)
-                spent = time.perf_counter() - started
-                n = len(self.samples)
-                if n >= request["repeats"] and converged(self.samples, request["within"]):
-                    self.stop = "converged"
-                elif n >= request["max_repeats"]:
-                    self.stop = "max repeats"
-                elif spent >= request["budget_s"] and (n >= 3 or spent >= 3 * request["budget_s"]):
-                    # A read slower than the budget stops sooner: the figure's n says how many it had.
-                    self.stop = "time budget"
-                if self.stop:
-                    return
+            self.stop = repeat(lambda: self.once(impl, cold), not cold, request, add, self.samples)
         except Exception as exc:
             self.error, self.stop = error_of(exc), "error"
 
+    @property
+    def nbytes(self):
+        return int(np.prod([b - a for a, b in self.region])) * 4
+
     def record(self, facts):
-        nbytes = int(np.prod([b - a for a, b in self.region])) * 4
         return dict(facts, kind="sharded", store=self.store, access=self.access, region=self.region, cache=self.cache,
-                    page_cache=self.page_cache if self.cache == "cold" else "warm", nbytes=nbytes,
+                    page_cache=self.page_cache if self.cache == "cold" else "warm", nbytes=self.nbytes,
                     samples_s=self.samples, cpu_s=self.cpu, peak_bytes=self.peak, decoded_by=self.decoded_by,
-                    error=self.error, stop=self.stop)
+                    floor_samples_s=self.floor, error=self.error, stop=self.stop)
 
 
 def give_up(unit, facts, out, seconds):
@@ -220,12 +249,16 @@ def read(request, out):
                   "cache": None, "samples_s": [], "error": error_of(exc), "stop": "error"})
         return
     skip = {tuple(key) for key in request.get("skip", [])}
+    floors = {}
     for cache in request["caches"]:
         for store, path in request["stores"].items():
             for access, region in request["accesses"].items():
                 if (cache, store, access) in skip:
                     continue
                 unit = Unit(store, path, access, region, cache)
+                if (access, cache) not in floors and "zip-stored" in request["stores"]:
+                    floors[access, cache] = floor(request["stores"]["zip-stored"], unit.nbytes, cache, request)
+                unit.floor = floors.get((access, cache), [])
                 # A unit that crashes the probe is named by the last of these without its record.
                 out.emit(dict(impl.facts, kind="sharded-begin", cache=cache, store=store, access=access))
                 watchdog = threading.Timer(request["unit_timeout_s"], give_up,

@@ -510,6 +510,7 @@ def test_the_sharded_read_benchmark_times_each_implementation_on_the_same_zips(t
             assert r["kind"] == "sharded" and r["stored_bytes"] > 0, (cell, r)
             if r["error"] is None:
                 assert len(r["samples_s"]) >= 3 and all(s > 0 for s in r["samples_s"]), (cell, r)
+                assert len(r["floor_samples_s"]) >= 3 and all(s > 0 for s in r["floor_samples_s"]), (cell, r)
                 timed.setdefault((r["store"], r["access"], r["cache"]), set()).add(r["implementation"])
     for store in ("zip-stored", "zip-deflated"):
         for access in ("whole", "chunk", "sub-chunk"):

@@ -81,7 +81,8 @@ def raw(implementation, store, access, samples, cache="warm", **more):
     return dict({"kind": "sharded", "implementation": implementation, "library_version": "1.0", "store": store,
                  "access": access, "cache": cache, "page_cache": "dropped before each read" if cache == "cold"
                  else "warm", "nbytes": 16384, "samples_s": samples, "cpu_s": samples,
-                 "peak_bytes": [2**20] * len(samples), "decoded_by": None, "stop": "converged", "error": None},
+                 "peak_bytes": [2**20] * len(samples), "decoded_by": None, "stop": "converged", "error": None,
+                 "floor_samples_s": [0.0005, 0.0004, 0.0006]},
                 **more)
 
 
@@ -187,6 +188,8 @@ def test_the_report_draws_one_chart_per_access_and_says_what_deflate_costs():
     # A cold read whose cache could not be dropped says so where its figure stands.
     assert "(warm (could not drop it: Read-only file system))" in page
     assert "ZarrsCodecPipeline" in page
+    # Each figure against the floor of its own process (the best of its read(2) repeats), and the floor drawn.
+    assert "<td>20.0×</td>" in page and "floor: read(2) of as many bytes" in page
     assert sharded_html([]) == ""
 
 

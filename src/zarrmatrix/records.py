@@ -283,6 +283,8 @@ class ShardedRecord(_Record):
     nbytes: int = 0
     page_cache: str = "warm"
     decoded_by: str | None = None
+    # read(2) of as many bytes from the STORED zip, in the same process and cache state: the floor.
+    floor_samples_s: list[float] = field(default_factory=list)
     stop: str | None = None
     error: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -290,6 +292,11 @@ class ShardedRecord(_Record):
     @property
     def median_s(self) -> float | None:
         return statistics.median(self.samples_s) if self.samples_s and self.error is None else None
+
+    @property
+    def floor_s(self) -> float | None:
+        """The floor's best repeat, as the store benchmark takes its limit."""
+        return min(self.floor_samples_s) if self.floor_samples_s else None
 
     @property
     def cpu_median_s(self) -> float | None:

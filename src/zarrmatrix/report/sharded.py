@@ -62,7 +62,7 @@ def access_figure(access: str, rows: Sequence[Bar]) -> go.Figure:
 
 def no_bars(rows: Sequence[Bar]) -> str:
     """Under a chart, the reads it has no bar for, and why: a failure must not pass for a missing figure."""
-    failed = [f"{b.label} on {category(b.record)}: {(b.record.error or {}).get('message', '')[:140]}"
+    failed = [f"{b.label} on {category(b.record)}: {(b.record.error or {}).get('message', '')[:240]}"
               for b in rows if b.record.median_s is None]
     if not failed:
         return ""

@@ -263,7 +263,12 @@ class BandsRecord(_Record):
 
     @property
     def median_s(self) -> float | None:
-        return statistics.median(self.samples_s) if self.samples_s and self.error is None else None
+        return _median(self.samples_s, self.error)
+
+
+def _median(samples: list[float], error: dict[str, Any] | None) -> float | None:
+    """The median of a benchmark's samples; none where it ended in an error (its samples are partial)."""
+    return statistics.median(samples) if samples and error is None else None
 
 
 @dataclass
@@ -291,7 +296,7 @@ class ShardedRecord(_Record):
 
     @property
     def median_s(self) -> float | None:
-        return statistics.median(self.samples_s) if self.samples_s and self.error is None else None
+        return _median(self.samples_s, self.error)
 
     @property
     def floor_s(self) -> float | None:
@@ -300,7 +305,7 @@ class ShardedRecord(_Record):
 
     @property
     def cpu_median_s(self) -> float | None:
-        return statistics.median(self.cpu_s) if self.cpu_s and self.error is None else None
+        return _median(self.cpu_s, self.error)
 
     @property
     def peak_max_bytes(self) -> int | None:

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from packaging.version import Version
 from rich.console import Console
 from rich.markup import escape
 
+from . import bands
 from .attempt import Attempt, run_attempt
 from .cell_run import CellRun
 from .libraries import LIBRARIES
@@ -23,15 +25,13 @@ from .matrix.model import ShardedConfig
 from .records import CellResult, ShardedRecord
 from .stats import median_ci
 
-STORES = ("folder", "zip-stored", "zip-deflated")
-ACCESSES = ("whole", "chunk", "sub-chunk")
-STORE_FILES = {"folder": "array.zarr", "zip-stored": "array-zip-stored.zip", "zip-deflated": "array-zip-deflated.zip"}
+STORES = tuple(ShardedConfig.STORE_FILES)
+ACCESSES = ShardedConfig.ACCESSES
 
 
 def writes_the_array(run: CellRun) -> bool:
     """A zarr 3 cell: the array is written with zarr-python's own sharding."""
-    return run.ready and run.cell.library == "zarr" and run.cell.version.split(".")[0].isdigit() \
-        and int(run.cell.version.split(".")[0]) >= 3
+    return run.ready and run.cell.library == "zarr" and Version(run.cell.version).major >= 3
 
 
 def probe_error(implementation: str, message: str) -> ShardedRecord:
@@ -136,7 +136,7 @@ def run_phase(runs: Sequence[CellRun], config: ShardedConfig, scratch: Path, con
         if fixture is None:
             run.add(probe_error(run.cell.library, why))
             continue
-        stores = {store: run.env.env_path(folder / name) for store, name in STORE_FILES.items()}
+        stores = {store: run.env.env_path(folder / name) for store, name in config.STORE_FILES.items()}
         console.print(f"{escape(run.cell.id)}: timing reads of the sharded array (folder, zip STORED, zip DEFLATED)")
         with run.timed("sharded"):
             records = read_every_unit(run, config, stores, fixture)
@@ -146,9 +146,8 @@ def run_phase(runs: Sequence[CellRun], config: ShardedConfig, scratch: Path, con
 
 
 def seconds(value: float) -> str:
-    if value >= 0.1:
-        return f"{value:.2f} s"
-    return f"{value * 1e3:.1f} ms" if value >= 0.001 else f"{value * 1e6:.0f} µs"
+    """As the band benchmark writes a time, and an inner chunk's sub-millisecond reads in µs."""
+    return bands.seconds(value) if value >= 0.001 else f"{value * 1e6:.0f} µs"
 
 
 def line(record: ShardedRecord) -> str:
@@ -165,16 +164,14 @@ class Bar:
     """One implementation's read of one access from one store and cache state, as the report draws it."""
 
     label: str  # the implementation, with the version and the pipeline asked where it has one
-    cell: str
     record: ShardedRecord
 
 
-def label(cell: str, record: ShardedRecord) -> str:
+def label(record: ShardedRecord) -> str:
     name = f"{record.implementation} {record.library_version or ''}".strip()
     asked = record.extra.get("codec_pipeline_asked")
     return f"{name} + zarrs {record.extra.get('zarrs_version') or ''}".strip() if asked else name
 
 
 def bars(results: Sequence[CellResult]) -> list[Bar]:
-    return [Bar(label(result.id, record), result.id, record) for result in results
-            for record in result.of_kind("sharded")]
+    return [Bar(label(record), record) for result in results for record in result.of_kind("sharded")]

@@ -186,6 +186,10 @@ class ShardedConfig:
     caches: tuple[str, ...]
 
     ITEMSIZE = 4
+    # Where the writer puts the array, per store the readers read it from.
+    STORE_FILES = {"folder": "array.zarr", "zip-stored": "array-zip-stored.zip",
+                   "zip-deflated": "array-zip-deflated.zip"}
+    ACCESSES = ("whole", "chunk", "sub-chunk")
 
     @property
     def nbytes(self) -> int:
@@ -198,9 +202,9 @@ class ShardedConfig:
         shard = [min(1, (s - 1) // c) * c for s, c in zip(self.shape, self.shards)]
         inner = [o + min(1, (min(c, s - o) - 1) // i) * i for o, s, c, i in zip(shard, self.shape, self.shards,
                                                                              self.chunks)]
-        return {"whole": [[0, s] for s in self.shape],
-                "chunk": [[o, min(s, o + c)] for o, s, c in zip(shard, self.shape, self.shards)],
-                "sub-chunk": [[o, min(s, o + i)] for o, s, i in zip(inner, self.shape, self.chunks)]}
+        return dict(zip(self.ACCESSES, ([[0, s] for s in self.shape],
+                                        [[o, min(s, o + c)] for o, s, c in zip(shard, self.shape, self.shards)],
+                                        [[o, min(s, o + i)] for o, s, i in zip(inner, self.shape, self.chunks)])))
 
     def write_request(self, folder: str) -> dict[str, Any]:
         return {"write": True, "folder": folder, "shape": list(self.shape), "shards": list(self.shards),
@@ -214,7 +218,8 @@ class ShardedConfig:
                 "budget_s": self.budget_s, "unit_timeout_s": self.unit_timeout_s(), "skip": [list(k) for k in skip]}
 
     def units(self) -> int:
-        return len(self.caches) * 3 * 3
+        """How many (cache, store, access) a reader times."""
+        return len(self.caches) * len(self.STORE_FILES) * len(self.ACCESSES)
 
     def unit_timeout_s(self) -> float:
         """One unit's deadline: three budgets, as one read slower than the budget may take (a warm-up and one

@@ -121,9 +121,11 @@ def sharded_html(results: Sequence[CellResult]) -> str:
                  f"{e(str(first.extra.get('writer', '')))} in shards of {' × '.join(map(str, shards))} with inner "
                  f"chunks of {' × '.join(map(str, chunks))}, uncompressed, and zipped STORED and DEFLATED by "
                  "Python's zipfile. ")
-    charts = "".join(access_figure(access, [b for b in rows if b.record.access == access]).to_html(
-        full_html=False, include_plotlyjs=False, div_id=f"sharded-{access}")
-        + no_bars([b for b in rows if b.record.access == access]) for access in ACCESSES)
+    charts = ""
+    for access in ACCESSES:
+        of_access = [b for b in rows if b.record.access == access]
+        charts += access_figure(access, of_access).to_html(full_html=False, include_plotlyjs=False,
+                                                           div_id=f"sharded-{access}") + no_bars(of_access)
     costs = "".join(f"<li>{e(text)}</li>" for text in deflate_costs(rows, "sub-chunk"))
     errors = sorted({f"{b.label}: {(b.record.error or {}).get('message', '')[:200]}" for b in rows
                      if b.record.error and b.record.store is None})

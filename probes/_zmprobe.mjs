@@ -30,12 +30,12 @@ export class Output {
     this.file = file;
   }
 
-  // Flushed to disk at once, so that a probe killed later loses no record.
+  // Written through at once, so that a probe killed later loses no record. Not fsynced: the host reads the file
+  // and deletes it as soon as the attempt ends.
   emit(record) {
     const fd = fs.openSync(this.file, "a");
     try {
       fs.writeSync(fd, JSON.stringify(sortKeys(record)) + "\n");
-      fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -64,11 +64,13 @@ export function errorOf(err) {
 }
 
 // A local zip as the Blob @zarrita/storage's ZipFileStore reads: backed by the file where Node has
-// fs.openAsBlob (19.8 and later), so that a read fetches the byte ranges it needs; else the whole file in memory.
-// With the expression that made it, for the record's call.
-export async function zipBlob(file) {
+// fs.openAsBlob (19.8 and later), so that a read fetches the byte ranges it needs; else, or where the zip is no
+// larger than `inMemoryBytes`, the whole file in memory. With the expression that made it, for the record's call.
+export async function zipBlob(file, inMemoryBytes = 0) {
   const name = JSON.stringify(file);
-  if (typeof fs.openAsBlob === "function") return [await fs.openAsBlob(file), `await fs.openAsBlob(${name})`];
+  if (typeof fs.openAsBlob === "function" && fs.statSync(file).size > inMemoryBytes) {
+    return [await fs.openAsBlob(file), `await fs.openAsBlob(${name})`];
+  }
   return [new Blob([fs.readFileSync(file)]), `new Blob([fs.readFileSync(${name})])`];
 }
 

@@ -19,6 +19,8 @@ import sys
 import time
 import traceback
 
+from _serve import serve
+
 
 def _jsonable(value):
     if isinstance(value, dict):
@@ -33,7 +35,8 @@ def _jsonable(value):
 
 
 class Output:
-    """Appends records to the out file, flushed at once so a crash loses none."""
+    """Appends records to the out file, written through at once so that a probe killed later loses none. Not
+    fsynced: the host reads the file and deletes it as soon as the attempt ends."""
 
     def __init__(self, path):
         self.path = path
@@ -42,8 +45,6 @@ class Output:
         line = json.dumps(_jsonable(record), sort_keys=True)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
 
 
 def request_and_output():
@@ -286,152 +287,6 @@ def below(path, part):
     if path == part:
         return ""
     return path[len(part) + 1:] if path.startswith(part + "/") else None
-
-
-def thread_count():
-    """Threads of this process, native ones included (a library's C threads count too)."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        import threading
-
-        return threading.active_count()
-
-
-def _die_with_parent():
-    """Linux: SIGKILL this process when the process that forked it dies, whatever kills that one."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _child(attempt, job):
-    """In a forked child: run one attempt, its stdout and stderr into the job's file, then leave."""
-    code = 3
-    try:
-        os.setpgid(0, 0)
-        _die_with_parent()
-        fd = os.open(job["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        code = attempt(job["request"], job["out"]) or 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-        code = 3
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
-def serve(attempt, poll_s=0.02):
-    """An attempt server: read jobs as JSON lines on stdin, fork a clean child per job, answer on stdout.
-
-    The parent has imported the library and never opens a fixture, so each child
-    starts from the same clean state. It forks only while it has no thread but
-    its own: a fork of a process with threads can copy a held lock and hang. It
-    kills a child at its timeout, kills every child and leaves when stdin closes
-    or its own parent dies, and its children die with it (PR_SET_PDEATHSIG).
-
-        in:  {"id": 1, "request": PATH, "out": PATH, "stderr": PATH, "timeout": 60}
-        out: {"ready": true, "threads": 1, "pid": 123}        once, first
-             {"id": 1, "returncode": 0, "signal": null, "timed_out": false, "seconds": 0.06}
-    """
-    import select
-    import signal
-
-    parent = os.getppid()
-    threads = thread_count()
-    answer = sys.stdout
-    answer.write(json.dumps({"ready": threads == 1, "threads": threads, "pid": os.getpid()}) + "\n")
-    answer.flush()
-    if threads != 1:
-        return 0
-    children = {}
-    buffered = b""
-    open_input = True
-
-    def reply(message):
-        answer.write(json.dumps(message) + "\n")
-        answer.flush()
-
-    def kill(pid):
-        for kill_fn, target in ((os.killpg, pid), (os.kill, pid)):
-            try:
-                kill_fn(target, signal.SIGKILL)
-            except OSError:
-                pass
-
-    # One loop, no thread (a thread would make the next fork unsafe): wait a poll interval for a job on stdin,
-    # fork it, then kill the children past their deadline and reap the finished ones, answering for each.
-    while open_input or children:
-        if open_input:
-            readable, _, _ = select.select([0], [], [], poll_s)
-            if readable:
-                chunk = os.read(0, 65536)
-                if not chunk:
-                    open_input = False
-                    for pid in list(children):
-                        kill(pid)
-                buffered += chunk
-                while b"\n" in buffered:
-                    line, buffered = buffered.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    job = json.loads(line.decode("utf-8"))
-                    # A library may start threads lazily (on first use in a child it cannot, but a
-                    # finaliser or a signal handler in the parent could): checked before every fork.
-                    if thread_count() != 1:
-                        reply({"id": job["id"], "refused": "the server has started threads; it cannot fork safely"})
-                        continue
-                    pid = os.fork()
-                    if pid == 0:
-                        _child(attempt, job)
-                    # A process group of its own, so that a kill reaches whatever the child started too.
-                    try:
-                        os.setpgid(pid, pid)
-                    except OSError:
-                        pass
-                    now = time.monotonic()
-                    children[pid] = {"id": job["id"], "started": now, "deadline": now + float(job["timeout"]),
-                                     "timed_out": False}
-        else:
-            time.sleep(poll_s)
-        # Orphaned (the runner was killed -9): no one will read the answers, so nothing is left running.
-        if os.getppid() != parent:
-            for pid in list(children):
-                kill(pid)
-            open_input = False
-        now = time.monotonic()
-        for pid, child in children.items():
-            if not child["timed_out"] and now > child["deadline"]:
-                child["timed_out"] = True
-                kill(pid)
-        # Reap without blocking: a child that finished is answered for at once, one still running is left.
-        while children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            child = children.pop(pid, None)
-            if child is None:
-                continue
-            signalled = os.WIFSIGNALED(status)
-            reply({"id": child["id"], "returncode": -os.WTERMSIG(status) if signalled else os.WEXITSTATUS(status),
-                   "timed_out": child["timed_out"], "seconds": round(time.monotonic() - child["started"], 4)})
-    return 0
 
 
 class Method:

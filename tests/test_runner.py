@@ -434,27 +434,57 @@ def test_settling_takes_the_worst_verdict_seen_and_counts_every_outcome():
     assert mixed.verdict is Verdict.ERROR and mixed.extra["outcomes"] == {"pass": 3, "error": 1}
     assert mixed.reason == "flaky: 4 attempts so far (pass 3, error 1); error"
     # Worse than anything this run saw, in an earlier run: that run's record says what went wrong.
-    earlier = settle([rec("pass")] * 2, last=mixed)
+    earlier = settle([rec("pass")] * 2, flaky=mixed)
     assert earlier.verdict is Verdict.ERROR and earlier.reason == "flaky: 6 attempts so far (pass 5, error 1); error"
 
 
-def test_every_attempt_of_a_cell_on_a_zip_with_a_flaky_attempt_is_repeated():
-    from zarrmatrix.confirm import MOVED_REPEATS, SUSPECT_REPEATS, last_verdicts, repeats, suspects
+def test_every_zip_attempt_of_a_method_found_flaky_is_repeated():
+    from zarrmatrix.confirm import MOVED_REPEATS, SUSPECT_REPEATS, flaky_ones, last_verdicts, repeats, suspects
 
-    def rec(method, **extra):
+    def rec(method, fixture="racy.zip", **extra):
         return ReadRecord(reader="fsspec", library="fsspec", library_version="1", zarr_version=None,
-                          fixture="racy.zip", variant="zip", method=method, verdict=Verdict.PARTIAL, reason="",
+                          fixture=fixture, variant="zip", method=method, verdict=Verdict.PARTIAL, reason="",
                           call="", repro="", extra=extra)
 
-    last = last_verdicts([rec("url-chaining", outcomes={"partial": 6, "error": 4}), rec("filesystem-object")])
-    assert suspects(last) == {("fsspec", "racy.zip")}
+    previous = [rec("url-chaining", outcomes={"partial": 6, "error": 4}), rec("filesystem-object"),
+                rec("url-chaining", fixture="other.zip")]
+    last, flaky = last_verdicts(previous), flaky_ones(previous)
+    assert list(flaky) == [("fsspec", "racy.zip", "zip", "url-chaining")]
+    # The method, on every zip; not the cell's other methods.
+    assert suspects(flaky) == {("fsspec", "url-chaining")}
     steady = rec("filesystem-object")
     assert repeats(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")]) is None
-    assert repeats(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")], suspect=True) == SUSPECT_REPEATS
-    assert repeats(rec("url-chaining"), last[("fsspec", "racy.zip", "zip", "url-chaining")], suspect=True) == 0
+    assert repeats(rec("url-chaining", fixture="other.zip"), last[("fsspec", "other.zip", "zip", "url-chaining")],
+                   suspect=True) == SUSPECT_REPEATS
+    found = flaky[("fsspec", "racy.zip", "zip", "url-chaining")]
+    assert repeats(rec("url-chaining"), last[("fsspec", "racy.zip", "zip", "url-chaining")], found, True) == 0
+    # Known flaky, with no last verdict of the same probes: still one attempt, counted with the others.
+    assert repeats(rec("url-chaining"), None, found) == 0
     moved = replace(steady, verdict=Verdict.ERROR)
     assert repeats(moved, last[("fsspec", "racy.zip", "zip", "filesystem-object")]) == MOVED_REPEATS
     assert repeats(steady, None) is None
+
+
+def test_a_flaky_attempt_stays_flaky_after_a_probe_edit(tmp_path, layout):
+    good, bad = "ab" * 32, "cd" * 32
+    matrix, runner = runner_for(tmp_path, layout, ScriptedBackend())
+    cell = [c for c in matrix.cells if c.id == "zarr-1.0"]
+
+    def zip_read():
+        runner.run(cell, phases=["read"])
+        result = json.loads((layout.results / "zarr-1.0.json").read_text())
+        return next(r for r in result["records"] if r["kind"] == "read" and r["variant"] == "zip")
+
+    ScriptedEnvironment.SCRIPT = [good]
+    zip_read()
+    ScriptedEnvironment.SCRIPT = [bad] + [good] * 9
+    assert zip_read()["outcomes"] == {"mismatch": 1, "pass": 9}
+    layout.probes.mkdir(parents=True, exist_ok=True)
+    (layout.probes / "read_zarr.py").write_text("# an edited probe\n")
+    ScriptedEnvironment.SCRIPT = [good, good]
+    record = zip_read()
+    assert record["verdict"] == "mismatch" and record["outcomes"] == {"mismatch": 1, "pass": 10}
+    assert ScriptedEnvironment.SCRIPT == [good]
 
 
 def test_a_verdict_a_new_probe_moved_is_news_not_a_race(tmp_path, layout):

@@ -6,10 +6,13 @@
   a new probe moved is news), or an attempt already found flaky: some readers race
   (fsspec's ZipFileSystem under zarr 3's concurrent reads reads one zip as "corrupt zip member" in 7 of 8
   quiet repeats here and passes the eighth), so one attempt is a sample, not a verdict. The attempt runs
-  MOVED_REPEATS more times (its cell's other attempts on the same zip SUSPECT_REPEATS more). Where the
-  outcomes differ, the attempt is flaky for good: its record counts every outcome seen so far, and its verdict
-  is the worst of them (a reader that fails some of the time cannot be counted on to read the file), which
-  later runs, one attempt each, can only confirm.
+  MOVED_REPEATS more times. Where the outcomes differ, the attempt is flaky for good: its record counts every
+  outcome seen so far, and its verdict is the worst of them (a reader that fails some of the time cannot be
+  counted on to read the file), which later runs, one attempt each, can only confirm. Flakiness is the
+  library's: it outlives an edit of the probe, not a change of the environment.
+- A race found in one zip is in the store layer a method goes through, not in that zip: every zip attempt of a
+  method of the cell found flaky runs SUSPECT_REPEATS more times in every run, so that the zips it has not
+  yet been seen to race on are found out by the quiet runs, not first by a loaded one.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .attempt import IMPORT
 from .records import VERDICT_OF, ReadRecord, Record, Verdict
 
 MOVED_REPEATS = 9
-SUSPECT_REPEATS = 4
+SUSPECT_REPEATS = 2
 Key = tuple[str, str, str, str]
 
 
@@ -35,38 +38,43 @@ def last_verdicts(records: Sequence[Record]) -> dict[Key, ReadRecord]:
     return {(r.reader, r.fixture, r.variant, r.method): r for r in records if isinstance(r, ReadRecord)}
 
 
-def suspects(last: dict[Key, ReadRecord]) -> set[tuple[str, str]]:
-    """(cell, fixture) pairs with a flaky attempt last time: the race is in the store layer the cell's methods
-    share (fsspec's ZipFileSystem), so each of its attempts on that zip is repeated, not only the one seen."""
-    return {(cell, fixture) for (cell, fixture, _, _), record in last.items() if "outcomes" in record.extra}
+def flaky_ones(records: Sequence[Record]) -> dict[Key, ReadRecord]:
+    """A previous result's attempts found flaky, by (cell, fixture, variant, method)."""
+    return {key: r for key, r in last_verdicts(records).items() if "outcomes" in r.extra}
 
 
-def repeats(record: ReadRecord, last: ReadRecord | None, suspect: bool = False) -> int | None:
+def suspects(flaky: dict[Key, ReadRecord]) -> set[tuple[str, str]]:
+    """(cell, method) pairs with an attempt found flaky: each of their zip attempts is sampled more."""
+    return {(cell, method) for (cell, _, _, method) in flaky}
+
+
+def repeats(record: ReadRecord, last: ReadRecord | None, flaky: ReadRecord | None = None,
+            suspect: bool = False) -> int | None:
     """How many more times to run an attempt before its verdict stands, or None where it stands as it is.
 
-    Found flaky before: none (0), its outcome joins the count and the worst seen stands. Moved since the last
-    result: MOVED_REPEATS. On a zip where the cell had a flaky attempt: SUSPECT_REPEATS, to find it out."""
-    if last is not None and "outcomes" in last.extra:
+    Found flaky before (`flaky`): none (0), its outcome joins the count and the worst seen stands. Moved since
+    the last result: MOVED_REPEATS. A zip attempt of a method found flaky elsewhere: SUSPECT_REPEATS."""
+    if flaky is not None:
         return 0
     if last is not None and last.verdict is not record.verdict:
         return MOVED_REPEATS
     return SUSPECT_REPEATS if suspect else None
 
 
-def settle(outcomes: Sequence[ReadRecord], last: ReadRecord | None = None) -> ReadRecord:
+def settle(outcomes: Sequence[ReadRecord], flaky: ReadRecord | None = None) -> ReadRecord:
     """One record for the repeats of an attempt: the first, where they agree and it was never found flaky;
-    else the worst verdict seen, counting every outcome of this run and the earlier ones."""
+    else the worst verdict seen, counting every outcome of this run and the earlier ones (`flaky`'s)."""
     counts = Counter(r.verdict for r in outcomes)
-    if last is not None and "outcomes" in last.extra:
-        counts.update({VERDICT_OF[v]: n for v, n in last.extra["outcomes"].items()})
+    if flaky is not None:
+        counts.update({VERDICT_OF[v]: n for v, n in flaky.extra["outcomes"].items()})
     if len(counts) == 1:
         return outcomes[0]
     worst = max(counts, key=lambda v: v.rank)
     chosen = next((r for r in outcomes if r.verdict is worst), None)
     if chosen is None:
         # Seen in an earlier run only: that run's record of it says what went wrong.
-        chosen = replace(outcomes[0], verdict=worst, reason=last.extra.get("flaky_reason", last.reason),
-                         error_type=last.error_type, error_message=last.error_message)
+        chosen = replace(outcomes[0], verdict=worst, reason=flaky.extra.get("flaky_reason", flaky.reason),
+                         error_type=flaky.error_type, error_message=flaky.error_message)
     first_reason = chosen.extra.get("flaky_reason", chosen.reason)
     tally = ", ".join(f"{v.value} {n}" for v, n in counts.most_common())
     return replace(chosen, reason=f"flaky: {sum(counts.values())} attempts so far ({tally}); {first_reason}",

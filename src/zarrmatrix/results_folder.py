@@ -87,9 +87,14 @@ class ResultsFolder:
         return unsaved
 
 
+def same_pins(previous: CellResult, backend: str, env_key: str) -> bool:
+    """Whether `previous` ran in the same kind of environment, with the same pins."""
+    return previous.cell.get("backend") == backend and previous.cell.get("env_key") == env_key
+
+
 def same_environment(previous: CellResult, backend: str, env_key: str, probe_digest: str | None) -> bool:
     """Whether `previous` ran in the same kind of environment, with the same pins and the same probes."""
-    return (previous.cell.get("backend") == backend and previous.cell.get("env_key") == env_key
+    return (same_pins(previous, backend, env_key)
             and previous.probe_digest is not None and previous.probe_digest == probe_digest)
 
 

@@ -24,7 +24,7 @@ from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attemp
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
 from .cell_run import CellRun, Layout
-from .confirm import confirm_timeout, key_of, last_verdicts, repeats, settle, suspects
+from .confirm import confirm_timeout, flaky_ones, key_of, last_verdicts, repeats, settle, suspects
 from .consoles import message_console
 from .execute import Executor, clean_stale_scratch
 from .fixtures import Fixture, discover, manifest_path, remove_written_by, writer_records
@@ -47,7 +47,7 @@ from .records import (
     Verdict,
 )
 from .results import read_result, write_text
-from .results_folder import ResultsFolder, same_environment
+from .results_folder import ResultsFolder, same_environment, same_pins
 from .verdicts import Context, judge
 from .zipfacts import inspect_zip
 
@@ -243,14 +243,18 @@ class Runner:
         done = {run.cell.id: {(r.fixture, r.variant, r.method)
                               for r in self.results.open_journal(run, fixtures, fresh=self.fresh)}
                 for run in readers}
-        took, self._last = {}, {}
+        took, self._last, self._flaky = {}, {}, {}
         for run in readers:
             previous = read_result(self.layout.results / f"{run.cell.id}.json")
-            took.update(durations(previous.records) if previous else {})
+            if previous is None:
+                continue
+            took.update(durations(previous.records))
             # Only against a result of the same environment and probes: a verdict a new probe moved is news.
-            if previous and same_environment(previous, run.backend, run.cell.env_key(), run.probe_digest):
+            if same_environment(previous, run.backend, run.cell.env_key(), run.probe_digest):
                 self._last.update(last_verdicts(previous.records))
-        self._suspects = suspects(self._last)
+            if same_pins(previous, run.backend, run.cell.env_key()):
+                self._flaky.update(flaky_ones(previous.records))
+        self._suspects = suspects(self._flaky)
         tasks = read_tasks(readers, fixtures, done, took)
         self._timed_out: list[tuple[tuple, ReadRecord]] = []
         try:
@@ -278,10 +282,12 @@ class Runner:
         try:
             with run.timed("read"):
                 record = self.read(*task)
-                last = self._last.get(key_of(run.cell.id, fixture.name, variant, method))
-                more = repeats(record, last, (run.cell.id, fixture.name) in self._suspects)
+                key = key_of(run.cell.id, fixture.name, variant, method)
+                flaky = self._flaky.get(key)
+                more = repeats(record, self._last.get(key), flaky,
+                               variant == "zip" and (run.cell.id, key[3]) in self._suspects)
                 if more is not None:
-                    record = settle([record, *(self.read(*task) for _ in range(more))], last)
+                    record = settle([record, *(self.read(*task) for _ in range(more))], flaky)
         except ServerGone:
             if self.stopping.is_set():
                 return

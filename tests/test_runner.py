@@ -222,6 +222,28 @@ def test_carry_over_keeps_other_phases_only_from_the_same_environment_and_probes
     assert carry_over(failed, previous, ["read"]).records == failed.records
 
 
+def test_the_flaky_history_outlives_a_write_with_edited_probes_but_not_another_environment(tmp_path, layout):
+    from dataclasses import replace
+
+    matrix, runner = runner_for(tmp_path, layout, FakeBackend())
+    runs = runner.run(matrix.cells[:1], phases=["read"])
+    previous = runs[0].to_result()
+    flaky = replace(previous.of_kind("read")[0], extra={"outcomes": {"pass": 3, "error": 1}, "flaky_reason": "x"})
+    previous = replace(previous, records=[flaky, *previous.records[1:]])
+    written = replace(runs[0].to_result(), records=[], probe_digest="1" * 64)
+    kept = carry_over(written, previous, ["write"])
+    assert kept.records == [] and kept.flaky_history == [flaky]
+    # A later bench with the same (edited) probes keeps it; the next read phase counts on from it and drops it.
+    assert carry_over(written, kept, ["bench"]).flaky_history == [flaky]
+    assert carry_over(written, kept, ["read"]).flaky_history == []
+    other_env = replace(previous, cell=dict(previous.cell, env_key="0" * 16))
+    assert carry_over(written, other_env, ["write"]).flaky_history == []
+    # Through the result file, typed.
+    from zarrmatrix.records import CellResult
+
+    assert CellResult.from_json(json.loads(json.dumps(kept.to_json()))).flaky_history == [flaky]
+
+
 def test_a_reference_reader_needs_another_reader_to_pass_and_disagreement_is_named():
     from zarrmatrix.plan import judge_against_reference
     from zarrmatrix.records import Manifest

@@ -39,7 +39,7 @@ def last_verdicts(records: Sequence[Record]) -> dict[Key, ReadRecord]:
 
 
 def flaky_ones(records: Sequence[Record]) -> dict[Key, ReadRecord]:
-    """A previous result's attempts found flaky, by (cell, fixture, variant, method)."""
+    """The attempts among `records` found flaky, by (cell, fixture, variant, method)."""
     return {key: r for key, r in last_verdicts(records).items() if "outcomes" in r.extra}
 
 

@@ -363,6 +363,9 @@ class CellResult(_Record):
     probe_digest: str | None = None
     # Per phase (environment, write, read, bench): when it began and how long it took.
     timings: dict[str, PhaseSpan] = field(default_factory=dict)
+    # The attempts found flaky in the same environment whose reads this result does not hold (a phase ran with
+    # edited probes and dropped them): flakiness is the library's, and the next read phase counts on from these.
+    flaky_history: list[ReadRecord] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -370,6 +373,7 @@ class CellResult(_Record):
         kwargs["status"] = CellStatus(kwargs["status"])
         kwargs["timings"] = {phase: PhaseSpan.from_json(span) for phase, span in kwargs.get("timings", {}).items()}
         kwargs["records"] = [record_from_json(r) for r in kwargs.get("records", [])]
+        kwargs["flaky_history"] = [ReadRecord.from_json(r) for r in kwargs.get("flaky_history", [])]
         return kwargs
 
     @property
@@ -378,3 +382,7 @@ class CellResult(_Record):
 
     def of_kind(self, *kinds: str) -> list[Record]:
         return [r for r in self.records if r.KIND in kinds]
+
+    def flaky(self) -> list[ReadRecord]:
+        """The attempts found flaky that this result knows of: those of its history, then its own reads'."""
+        return [*self.flaky_history, *(r for r in self.records if isinstance(r, ReadRecord) and "outcomes" in r.extra)]

@@ -253,7 +253,7 @@ class Runner:
             if same_environment(previous, run.backend, run.cell.env_key(), run.probe_digest):
                 self._last.update(last_verdicts(previous.records))
             if same_pins(previous, run.backend, run.cell.env_key()):
-                self._flaky.update(flaky_ones(previous.records))
+                self._flaky.update(flaky_ones(previous.flaky()))
         self._suspects = suspects(self._flaky)
         tasks = read_tasks(readers, fixtures, done, took)
         self._timed_out: list[tuple[tuple, ReadRecord]] = []

@@ -134,8 +134,12 @@ def _tool(session: nox.Session) -> Path:
                 session.error("uv is needed: python -m pip install uv")
             session.run(uv, "venv", "--allow-existing", "--python", sys.executable, str(TOOL), external=True,
                         silent=True)
-            session.run(uv, "pip", "install", "--python", str(TOOL / "bin" / "python"), "-e", str(HERE),
-                        external=True, silent=True)
+            session.run(uv, "pip", "install", "--compile-bytecode", "--python", str(TOOL / "bin" / "python"), "-e",
+                        str(HERE), external=True, silent=True)
+            # Compiled once here: every cell session starts zarrmatrix anew, and where PYTHONDONTWRITEBYTECODE is
+            # set (as on this machine) each would compile the source again.
+            session.run(str(TOOL / "bin" / "python"), "-m", "compileall", "-q", str(HERE / "src"), external=True,
+                        silent=True)
             stamp.write_text(want)
     return TOOL / "bin"
 

@@ -212,8 +212,6 @@ def test_carry_over_keeps_other_phases_only_from_the_same_environment_and_probes
     assert bench_error in kept.records and len(kept.records) == len(again.records) + 1
     assert carry_over(again, previous, ["read", "bench"]).records == again.records
     other_env = dict(previous.cell, env_key="0" * 16)
-    from dataclasses import replace
-
     assert carry_over(again, replace(previous, cell=other_env), ["read"]).records == again.records
     # Records made by an edited probe, or by probes nobody named (a version 1 result), are not carried over.
     assert carry_over(again, replace(previous, probe_digest="0" * 64), ["read"]).records == again.records
@@ -223,8 +221,6 @@ def test_carry_over_keeps_other_phases_only_from_the_same_environment_and_probes
 
 
 def test_the_flaky_history_outlives_a_write_with_edited_probes_but_not_another_environment(tmp_path, layout):
-    from dataclasses import replace
-
     matrix, runner = runner_for(tmp_path, layout, FakeBackend())
     runs = runner.run(matrix.cells[:1], phases=["read"])
     previous = runs[0].to_result()
@@ -460,31 +456,41 @@ def test_settling_takes_the_worst_verdict_seen_and_counts_every_outcome():
     assert earlier.verdict is Verdict.ERROR and earlier.reason == "flaky: 6 attempts so far (pass 5, error 1); error"
 
 
-def test_every_zip_attempt_of_a_method_found_flaky_is_repeated():
-    from zarrmatrix.confirm import MOVED_REPEATS, SUSPECT_REPEATS, flaky_ones, last_verdicts, repeats, suspects
+def test_every_zip_attempt_of_a_method_found_flaky_is_sampled_alone_after_the_others():
+    from zarrmatrix.confirm import MOVED_REPEATS, SUSPECT_REPEATS, Confirmation, flaky_ones, repeats, suspects
 
-    def rec(method, fixture="racy.zip", **extra):
+    def rec(method, fixture="racy.zip", variant="zip", verdict=Verdict.PARTIAL, **extra):
         return ReadRecord(reader="fsspec", library="fsspec", library_version="1", zarr_version=None,
-                          fixture=fixture, variant="zip", method=method, verdict=Verdict.PARTIAL, reason="",
-                          call="", repro="", extra=extra)
+                          fixture=fixture, variant=variant, method=method, verdict=verdict, reason="", call="",
+                          repro="", extra=extra)
 
-    previous = [rec("url-chaining", outcomes={"partial": 6, "error": 4}), rec("filesystem-object"),
-                rec("url-chaining", fixture="other.zip")]
-    last, flaky = last_verdicts(previous), flaky_ones(previous)
+    found = rec("url-chaining", outcomes={"partial": 6, "error": 4}, flaky_reason="corrupt zip member")
+    flaky = flaky_ones([found, rec("filesystem-object"), rec("url-chaining", fixture="other.zip")])
     assert list(flaky) == [("fsspec", "racy.zip", "zip", "url-chaining")]
     # The method, on every zip; not the cell's other methods.
     assert suspects(flaky) == {("fsspec", "url-chaining")}
-    steady = rec("filesystem-object")
-    assert repeats(steady, last[("fsspec", "racy.zip", "zip", "filesystem-object")]) is None
-    assert repeats(rec("url-chaining", fixture="other.zip"), last[("fsspec", "other.zip", "zip", "url-chaining")],
-                   suspect=True) == SUSPECT_REPEATS
-    found = flaky[("fsspec", "racy.zip", "zip", "url-chaining")]
-    assert repeats(rec("url-chaining"), last[("fsspec", "racy.zip", "zip", "url-chaining")], found, True) == 0
-    # Known flaky, with no last verdict of the same probes: still one attempt, counted with the others.
     assert repeats(rec("url-chaining"), None, found) == 0
-    moved = replace(steady, verdict=Verdict.ERROR)
-    assert repeats(moved, last[("fsspec", "racy.zip", "zip", "filesystem-object")]) == MOVED_REPEATS
-    assert repeats(steady, None) is None
+    assert repeats(rec("filesystem-object", verdict=Verdict.ERROR), rec("filesystem-object")) == MOVED_REPEATS
+    assert repeats(rec("filesystem-object"), rec("filesystem-object")) is None
+
+    confirmation = Confirmation(last={}, flaky=flaky)
+    never = lambda: pytest.fail("no repeat at once")  # noqa: E731
+    # Another zip of the flaky method: left for later; its folder, and the other method, stand at once.
+    assert confirmation.first("t1", ("fsspec", "other.zip", "zip", "url-chaining"), rec("url-chaining", "other.zip"),
+                              never) is None
+    plain = rec("url-chaining", "other.zip", "folder")
+    assert confirmation.first("t2", ("fsspec", "other.zip", "folder", "url-chaining"), plain, never) is plain
+    assert confirmation.first("t3", ("fsspec", "other.zip", "zip", "filesystem-object"),
+                              rec("filesystem-object", "other.zip"), never) is not None
+    # The zip already found flaky: one attempt, counted with the others, at once.
+    counted = confirmation.first("t4", ("fsspec", "racy.zip", "zip", "url-chaining"), rec("url-chaining"), never)
+    assert counted.extra["outcomes"] == {"partial": 7, "error": 4} and counted.verdict is Verdict.ERROR
+    [(task, first)] = confirmation.later
+    assert task == "t1"
+    outcomes = iter([rec("url-chaining", "other.zip", verdict=Verdict.ERROR), rec("url-chaining", "other.zip")])
+    sampled = confirmation.alone(first, 60, lambda timeout: next(outcomes))
+    assert SUSPECT_REPEATS == 2 and sampled.verdict is Verdict.ERROR
+    assert sampled.extra["outcomes"] == {"partial": 2, "error": 1}
 
 
 def test_a_flaky_attempt_stays_flaky_after_a_probe_edit(tmp_path, layout):

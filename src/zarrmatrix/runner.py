@@ -24,7 +24,7 @@ from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attemp
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
 from .cell_run import CellRun, Layout
-from .confirm import confirm_timeout, flaky_ones, key_of, last_verdicts, repeats, settle, suspects
+from .confirm import Confirmation, key_of
 from .consoles import message_console
 from .execute import Executor, clean_stale_scratch
 from .fixtures import Fixture, discover, manifest_path, remove_written_by, writer_records
@@ -243,29 +243,26 @@ class Runner:
         done = {run.cell.id: {(r.fixture, r.variant, r.method)
                               for r in self.results.open_journal(run, fixtures, fresh=self.fresh)}
                 for run in readers}
-        took, self._last, self._flaky = {}, {}, {}
+        took, self.confirmation = {}, Confirmation()
         for run in readers:
             previous = read_result(self.layout.results / f"{run.cell.id}.json")
             if previous is None:
                 continue
             took.update(durations(previous.records))
-            # Only against a result of the same environment and probes: a verdict a new probe moved is news.
-            if same_environment(previous, run.backend, run.cell.env_key(), run.probe_digest):
-                self._last.update(last_verdicts(previous.records))
+            # A verdict a new probe moved is news, not a race; the races found are the library's.
             if same_pins(previous, run.backend, run.cell.env_key()):
-                self._flaky.update(flaky_ones(previous.flaky()))
-        self._suspects = suspects(self._flaky)
+                self.confirmation.learn(previous, same_probes=same_environment(
+                    previous, run.backend, run.cell.env_key(), run.probe_digest))
         tasks = read_tasks(readers, fixtures, done, took)
-        self._timed_out: list[tuple[tuple, ReadRecord]] = []
         try:
             self.parallel([r for r in readers if r.methods and any(t[0] is r for t in tasks)],
                           self.executor.start_server, "starting attempt servers")
             self.parallel(tasks, self._read_task, "reading fixtures")
             self.parallel(feature_controls(readers, fixtures, done), self._read_task, "reading feature controls")
             # One at a time: an attempt confirmed alone has the machine to itself.
-            for task, first in self._timed_out:
+            for task, first in self.confirmation.later:
                 if not self.stopping.is_set():
-                    self._confirm_timeout(task, first)
+                    self._confirm_alone(task, first)
         finally:
             self.executor.close_servers()
         for run in readers:
@@ -281,36 +278,28 @@ class Runner:
             return
         try:
             with run.timed("read"):
-                record = self.read(*task)
-                key = key_of(run.cell.id, fixture.name, variant, method)
-                flaky = self._flaky.get(key)
-                more = repeats(record, self._last.get(key), flaky,
-                               variant == "zip" and (run.cell.id, key[3]) in self._suspects)
-                if more is not None:
-                    record = settle([record, *(self.read(*task) for _ in range(more))], flaky)
+                record = self.confirmation.first(task, key_of(run.cell.id, fixture.name, variant, method),
+                                                 self.read(*task), lambda: self.read(*task))
         except ServerGone:
             if self.stopping.is_set():
                 return
             raise
-        # An attempt the stop cut short says nothing about the library: it is neither kept nor journaled.
-        if self.stopping.is_set():
-            return
-        if record.verdict is Verdict.TIMEOUT:
-            # Confirmed alone, after the others (confirm.py).
-            with self._envs_lock:
-                self._timed_out.append((task, record))
+        # An attempt the stop cut short says nothing about the library: it is neither kept nor journaled; one left
+        # to be confirmed alone is kept once it is.
+        if self.stopping.is_set() or record is None:
             return
         run.add(record)
         run.journal.append(record)
 
-    def _confirm_timeout(self, task: tuple, first: ReadRecord) -> None:
+    def _confirm_alone(self, task: tuple, first: ReadRecord) -> None:
         run, fixture, variant, method = task
         limit = run.cell.timeout_s
         with run.timed("read"):
-            record = confirm_timeout(first, limit, lambda timeout: self.read(*task, timeout=timeout))
-        self.console.print(f"{escape(run.cell.id)}: {escape(fixture.name)} ({variant}, {escape(method or IMPORT)}) "
-                           f"timed out at {limit:g} s; alone at {2 * limit:g} s: {record.verdict.value} "
-                           f"in {record.seconds:.0f} s")
+            record = self.confirmation.alone(first, limit, lambda timeout: self.read(*task, timeout=timeout))
+        if first.verdict is Verdict.TIMEOUT:
+            self.console.print(f"{escape(run.cell.id)}: {escape(fixture.name)} ({variant}, "
+                               f"{escape(method or IMPORT)}) timed out at {limit:g} s; alone at {2 * limit:g} s: "
+                               f"{record.verdict.value} in {record.seconds:.0f} s")
         run.add(record)
         run.journal.append(record)
 

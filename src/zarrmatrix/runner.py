@@ -258,11 +258,10 @@ class Runner:
             self.parallel([r for r in readers if r.methods and any(t[0] is r for t in tasks)],
                           self.executor.start_server, "starting attempt servers")
             self.parallel(tasks, self._read_task, "reading fixtures")
+            self._confirm_later()
+            # Which feature fixtures' zips failed is known once the zip attempts left for later are confirmed.
             self.parallel(feature_controls(readers, fixtures, done), self._read_task, "reading feature controls")
-            # One at a time: an attempt confirmed alone has the machine to itself.
-            for task, first in self.confirmation.later:
-                if not self.stopping.is_set():
-                    self._confirm_alone(task, first)
+            self._confirm_later()
         finally:
             self.executor.close_servers()
         for run in readers:
@@ -290,6 +289,11 @@ class Runner:
             return
         run.add(record)
         run.journal.append(record)
+
+    def _confirm_later(self) -> None:
+        """The attempts left for later, one at a time: an attempt confirmed alone has the machine to itself."""
+        while self.confirmation.later and not self.stopping.is_set():
+            self._confirm_alone(*self.confirmation.later.pop(0))
 
     def _confirm_alone(self, task: tuple, first: ReadRecord) -> None:
         run, fixture, variant, method = task

@@ -407,12 +407,8 @@ class ScriptedBackend(FakeBackend):
         return ScriptedEnvironment(cell, mounts, {"python": "3.11.7", "freeze": [f"zarr=={cell.version}"]})
 
 
-def test_a_verdict_that_moved_since_the_last_run_is_settled_by_repeats_and_a_flaky_one_stays_flaky(tmp_path,
-                                                                                                    layout):
-    """The verdict of a racing reader is a sample: where it differs from the last result's, the attempt runs
-    nine times more; where they differ, it is flaky for good, its verdict the worst outcome seen so far, and
-    later runs make one attempt each, counted with the others."""
-    good, bad = "ab" * 32, "cd" * 32
+def scripted_zip_read(tmp_path, layout):
+    """A read phase of the scripted cell, run anew at each call: its zip attempt's record."""
     matrix, runner = runner_for(tmp_path, layout, ScriptedBackend())
     cell = [c for c in matrix.cells if c.id == "zarr-1.0"]
 
@@ -421,6 +417,16 @@ def test_a_verdict_that_moved_since_the_last_run_is_settled_by_repeats_and_a_fla
         result = json.loads((layout.results / "zarr-1.0.json").read_text())
         return next(r for r in result["records"] if r["kind"] == "read" and r["variant"] == "zip")
 
+    return zip_read
+
+
+def test_a_verdict_that_moved_since_the_last_run_is_settled_by_repeats_and_a_flaky_one_stays_flaky(tmp_path,
+                                                                                                    layout):
+    """The verdict of a racing reader is a sample: where it differs from the last result's, the attempt runs
+    nine times more; where they differ, it is flaky for good, its verdict the worst outcome seen so far, and
+    later runs make one attempt each, counted with the others."""
+    good, bad = "ab" * 32, "cd" * 32
+    zip_read = scripted_zip_read(tmp_path, layout)
     ScriptedEnvironment.SCRIPT = [good]
     assert zip_read()["verdict"] == "pass"
     # The same verdict as last time: one attempt.
@@ -495,14 +501,7 @@ def test_every_zip_attempt_of_a_method_found_flaky_is_sampled_alone_after_the_ot
 
 def test_a_flaky_attempt_stays_flaky_after_a_probe_edit(tmp_path, layout):
     good, bad = "ab" * 32, "cd" * 32
-    matrix, runner = runner_for(tmp_path, layout, ScriptedBackend())
-    cell = [c for c in matrix.cells if c.id == "zarr-1.0"]
-
-    def zip_read():
-        runner.run(cell, phases=["read"])
-        result = json.loads((layout.results / "zarr-1.0.json").read_text())
-        return next(r for r in result["records"] if r["kind"] == "read" and r["variant"] == "zip")
-
+    zip_read = scripted_zip_read(tmp_path, layout)
     ScriptedEnvironment.SCRIPT = [good]
     zip_read()
     ScriptedEnvironment.SCRIPT = [bad] + [good] * 9
@@ -517,14 +516,11 @@ def test_a_flaky_attempt_stays_flaky_after_a_probe_edit(tmp_path, layout):
 
 def test_a_verdict_a_new_probe_moved_is_news_not_a_race(tmp_path, layout):
     good, bad = "ab" * 32, "cd" * 32
-    matrix, runner = runner_for(tmp_path, layout, ScriptedBackend())
-    cell = [c for c in matrix.cells if c.id == "zarr-1.0"]
+    zip_read = scripted_zip_read(tmp_path, layout)
     ScriptedEnvironment.SCRIPT = [good]
-    runner.run(cell, phases=["read"])
+    zip_read()
     layout.probes.mkdir(parents=True, exist_ok=True)
     (layout.probes / "read_zarr.py").write_text("# an edited probe\n")
     ScriptedEnvironment.SCRIPT = [bad, good]
-    runner.run(cell, phases=["read"])
-    result = json.loads((layout.results / "zarr-1.0.json").read_text())
-    record = next(r for r in result["records"] if r["kind"] == "read" and r["variant"] == "zip")
+    record = zip_read()
     assert record["verdict"] == "mismatch" and "outcomes" not in record and ScriptedEnvironment.SCRIPT == [good]

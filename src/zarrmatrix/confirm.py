@@ -43,7 +43,7 @@ def last_verdicts(records: Sequence[Record]) -> dict[Key, ReadRecord]:
 
 def flaky_ones(records: Sequence[Record]) -> dict[Key, ReadRecord]:
     """The attempts among `records` found flaky, by (cell, fixture, variant, method)."""
-    return {key: r for key, r in last_verdicts(records).items() if "outcomes" in r.extra}
+    return {key: r for key, r in last_verdicts(records).items() if r.found_flaky}
 
 
 def suspects(flaky: dict[Key, ReadRecord]) -> set[tuple[str, str]]:

@@ -189,6 +189,11 @@ class ReadRecord(_Record):
             kwargs["control_verdict"] = VERDICT_OF[kwargs["control_verdict"]]
         return kwargs
 
+    @property
+    def found_flaky(self) -> bool:
+        """Whether repeats of this attempt disagreed: its record then counts their outcomes (confirm.py)."""
+        return "outcomes" in self.extra
+
 
 @dataclass
 class BenchRecord(_Record):
@@ -385,4 +390,4 @@ class CellResult(_Record):
 
     def flaky(self) -> list[ReadRecord]:
         """The attempts found flaky that this result knows of: those of its history, then its own reads'."""
-        return [*self.flaky_history, *(r for r in self.records if isinstance(r, ReadRecord) and "outcomes" in r.extra)]
+        return [*self.flaky_history, *(r for r in self.records if isinstance(r, ReadRecord) and r.found_flaky)]

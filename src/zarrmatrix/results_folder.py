@@ -104,17 +104,18 @@ def carry_over(result: CellResult, previous: CellResult | None, phases: Iterable
     same pins and the same probes: a result never mixes records from two environments, or from a probe
     and its edited self. Where only the probes differ and the reads did not run, the attempts found flaky go
     on as the result's `flaky_history` (confirm.py)."""
-    kept = set().union(*(kinds for phase, kinds in PHASE_KINDS.items() if phase not in set(phases)))
+    ran = set(phases)
+    kept = set().union(*(kinds for phase, kinds in PHASE_KINDS.items() if phase not in ran))
     if not kept or previous is None or result.status is not CellStatus.OK:
         return result
     if not same_pins(previous, result.cell["backend"], result.cell["env_key"]):
         return result
     same_probes = previous.probe_digest is not None and previous.probe_digest == result.probe_digest
-    if "read" not in set(phases):
+    if "read" not in ran:
         result = replace(result, flaky_history=previous.flaky_history if same_probes else previous.flaky())
     if not same_probes:
         return result
     records = result.records + [r for r in previous.records if r.KIND in kept]
     timings = {**{phase: span for phase, span in previous.timings.items()
-                  if phase in PHASE_KINDS and phase not in set(phases)}, **result.timings}
+                  if phase in PHASE_KINDS and phase not in ran}, **result.timings}
     return replace(result, records=sorted(records, key=record_order), timings=timings)

@@ -217,26 +217,38 @@ def run_reader(library, methods, describe_versions):
 
 
 def read_one(library, methods, describe_versions, request_path, out_path):
-    """One attempt: open one fixture with one method, and write what was seen."""
+    """One attempt: open one fixture with one method, and write what was seen.
+
+    A request with "again": {"reads": N, "budget_s": S} then reads the fixture up to N more times in this
+    process, each opened anew, for as long as S seconds allow, one "attempt-again" record each: a race between
+    a library's own threads shows in repeated reads far more than in one (see the host's confirm.py)."""
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
     out = Output(out_path)
     fixture = request["fixture"]
-    wanted = request.get("arrays")
-    method = methods[request["method"]]
-    record = {
+    base = {
         "kind": "attempt",
         "library": library,
         "method": request["method"],
         "variant": fixture["variant"],
         "fixture": fixture["name"],
-        "call": None,
-        "opened": False,
-        "error": None,
-        "arrays": [],
-        "discovered": wanted is None,
     }
-    record.update(describe_versions())
+    base.update(describe_versions())
+    method = methods[request["method"]]
+    out.emit(read_fixture(method, fixture, request.get("arrays"), base, out))
+    again = request.get("again") or {}
+    ends = time.perf_counter() + float(again.get("budget_s", 0))
+    for _ in range(int(again.get("reads", 0))):
+        if time.perf_counter() >= ends:
+            break
+        out.emit(read_fixture(method, fixture, request.get("arrays"), dict(base, kind="attempt-again")))
+    return 0
+
+
+def read_fixture(method, fixture, wanted, base, out=None):
+    """The record of one read of `fixture` by `method`: every array's checksum or error; `out` is told when
+    each part's opening begins (a probe killed there has said what it was calling)."""
+    record = dict(base, call=None, opened=False, error=None, arrays=[], discovered=wanted is None)
     started = time.perf_counter()
     calls = []
     try:
@@ -247,7 +259,8 @@ def read_one(library, methods, describe_versions, request_path, out_path):
             call = method.call(sub)
             calls.append(repr(call))
             record["call"] = "; ".join(calls)
-            out.emit(dict(record, kind="attempt-begin"))
+            if out is not None:
+                out.emit(dict(record, kind="attempt-begin"))
             opened = method.reader(call(), sub)
             record["opened"] = True
             if wanted is None:
@@ -267,8 +280,7 @@ def read_one(library, methods, describe_versions, request_path, out_path):
     except Exception as exc:
         record["error"] = error_of(exc)
     record["seconds"] = round(time.perf_counter() - started, 4)
-    out.emit(record)
-    return 0
+    return record
 
 
 def part_fixture(fixture, part):

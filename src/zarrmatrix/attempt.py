@@ -28,6 +28,8 @@ LIST_TIMEOUT_S = 120
 SERVER_GRACE_S = 15
 # The name of the attempt a cell makes when its probe cannot even import its library.
 IMPORT = "import"
+# The kind of a probe's record of a read made again in the same process (a request's "again").
+AGAIN = "attempt-again"
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,27 @@ class Attempt:
 
     @property
     def final(self) -> dict[str, Any] | None:
-        """The probe's last word: its last record that is not an `*-begin` marker."""
-        finals = [r for r in self.records if not str(r.get("kind", "")).endswith("-begin")]
+        """The probe's last word on what it was asked: its last record that is neither an `*-begin` marker nor
+        one of the reads a request asked for `again`."""
+        finals = [r for r in self.records if not str(r.get("kind", "")).endswith("-begin") and r.get("kind") != AGAIN]
         return finals[-1] if finals else None
+
+    @property
+    def again(self) -> list[dict[str, Any]]:
+        """The records of the reads made again in the same process, in order."""
+        return [r for r in self.records if r.get("kind") == AGAIN]
 
     @property
     def begun(self) -> dict[str, Any]:
         return next((r for r in self.records if r.get("kind") == "attempt-begin"), {})
+
+
+@dataclass(frozen=True)
+class Again:
+    """Reads a probe makes again in the same process after its first: up to `reads`, within `budget_s`."""
+
+    reads: int
+    budget_s: float
 
 
 class ServerGone(Exception):
@@ -246,6 +262,16 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
 
     `method` None means the probe could not even list its methods: its import
     failure is the verdict (the listing's run, or a new one)."""
+    return read_attempts(env, probe, fixture, variant, method, expected=expected, repro=repro,
+                         failed_listing=failed_listing, server=server, timeout=timeout)[0]
+
+
+def read_attempts(env: Environment, probe: str, fixture: Fixture, variant: str, method: str | None, *,
+                  expected: Sequence[dict[str, Any]] | None, repro: str,
+                  failed_listing: ProcessResult | None = None, server: AttemptServer | None = None,
+                  timeout: float | None = None, again: Again | None = None) -> list[ReadRecord]:
+    """`read_attempt`, then, with `again`, the reads the probe made again in the same process: one record each
+    (a probe without them gives none), and one for a read that the process's end cut short."""
     cell = env.cell
     timeout = timeout or cell.timeout_s
     ctx = Context(cell.library, None, fixture.zarr_format, variant)
@@ -264,8 +290,8 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
 
     if method is None:
         result = failed_listing or env.run_probe(probe, ["--list-methods"], timeout=timeout)
-        return record(judge(result, None, expected, ctx, timeout), call=f"import {cell.library}",
-                      seconds=result.seconds)
+        return [record(judge(result, None, expected, ctx, timeout), call=f"import {cell.library}",
+                       seconds=result.seconds)]
     # A store nested under a folder of the zip (`zip -r`) is opened there: in the zip by each library's
     # documented inner path, in the control as the folder it unzips to.
     root = fixture.root
@@ -273,31 +299,48 @@ def read_attempt(env: Environment, probe: str, fixture: Fixture, variant: str, m
     if path is not None and variant == "folder" and root:
         path = path / root
     if path is None:
-        return record(Judgement(Verdict.ERROR, f"the zip could not be unzipped for the control: "
-                                               f"{fixture.control_error}"),
-                      call="zipfile.ZipFile.extractall", seconds=0.0)
+        return [record(Judgement(Verdict.ERROR, f"the zip could not be unzipped for the control: "
+                                                f"{fixture.control_error}"),
+                       call="zipfile.ZipFile.extractall", seconds=0.0)]
     request = {"fixture": {"path": env.env_path(path), "variant": variant, "name": fixture.name,
                            "zarr_format": fixture.zarr_format, "root": root if variant == "zip" else "",
                            "parts": fixture.parts},
                "method": method,
                "arrays": None if expected is None else
                [{k: a[k] for k in ("path", "shape", "dtype") if k in a} for a in expected]}
+    if again is not None:
+        request["again"] = {"reads": again.reads, "budget_s": again.budget_s}
     attempt = run_attempt(env, probe, request, timeout, server)
     final = attempt.final
     seen = final or attempt.begun
     ctx = Context(cell.library, seen.get("zarr_version"), fixture.zarr_format, variant, seen.get("gdal_version"))
-    judgement = judge(attempt.result, final, expected, ctx, timeout)
-    pipeline = decoded_by(seen.get("codec_pipeline_asked"), judgement.arrays)
-    if pipeline and pipeline[1]:
-        judgement = replace(judgement, reason=f"{judgement.reason}; {pipeline[1]}")
-    if root and variant == "zip" and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
-        judgement = replace(judgement, reason=f"{judgement.reason}, opened at {root}/ (the store is nested in the zip)")
-    if fixture.parts and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
-        judgement = replace(judgement, reason=f"{judgement.reason}; no root group: each of {', '.join(fixture.parts)} "
-                                              "opened as a store of its own")
-    read = record(judgement, call=seen.get("call") or method, seconds=attempt.result.seconds, seen=seen)
-    read.codec_pipeline = pipeline[0] if pipeline else None
-    return read
+    # Asked for reads again, a process that ended badly did so in its last read: the ones it reported stand.
+    cut_short = again is not None and final is not None and (attempt.result.timed_out or
+                                                              attempt.result.returncode != 0)
+    result = replace(attempt.result, returncode=0, timed_out=False) if cut_short else attempt.result
+
+    def judged(said: dict[str, Any] | None, process: ProcessResult, seconds: float) -> ReadRecord:
+        judgement = judge(process, said, expected, ctx, timeout)
+        pipeline = decoded_by(seen.get("codec_pipeline_asked"), judgement.arrays)
+        if pipeline and pipeline[1]:
+            judgement = replace(judgement, reason=f"{judgement.reason}; {pipeline[1]}")
+        if root and variant == "zip" and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
+            judgement = replace(judgement,
+                                reason=f"{judgement.reason}, opened at {root}/ (the store is nested in the zip)")
+        if fixture.parts and judgement.verdict in (Verdict.PASS, Verdict.UNVERIFIED):
+            judgement = replace(judgement, reason=f"{judgement.reason}; no root group: each of "
+                                                  f"{', '.join(fixture.parts)} opened as a store of its own")
+        read = record(judgement, call=(said or seen).get("call") or method, seconds=seconds, seen=seen)
+        read.codec_pipeline = pipeline[0] if pipeline else None
+        return read
+
+    seconds = [float(r.get("seconds") or 0) for r in attempt.again]
+    # The process's time, less the reads made again: the first read's, with the process's start as always.
+    reads = [judged(final, result, max(attempt.result.seconds - sum(seconds), 0.0)),
+             *(judged(r, result, s) for r, s in zip(attempt.again, seconds))]
+    if cut_short:
+        reads.append(judged(None, attempt.result, attempt.result.seconds))
+    return reads
 
 
 def decoded_by(asked: str | None, arrays: Sequence[dict[str, Any]]) -> tuple[str, str | None] | None:

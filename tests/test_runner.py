@@ -463,7 +463,7 @@ def test_settling_takes_the_worst_verdict_seen_and_counts_every_outcome():
 
 
 def test_every_zip_attempt_of_a_method_found_flaky_is_sampled_alone_after_the_others():
-    from zarrmatrix.confirm import MOVED_REPEATS, SUSPECT_REPEATS, Confirmation, flaky_ones, repeats, suspects
+    from zarrmatrix.confirm import MOVED_REPEATS, SUSPECT_READS, Confirmation, flaky_ones, repeats, suspects
 
     def rec(method, fixture="racy.zip", variant="zip", verdict=Verdict.PARTIAL, **extra):
         return ReadRecord(reader="fsspec", library="fsspec", library_version="1", zarr_version=None,
@@ -493,9 +493,15 @@ def test_every_zip_attempt_of_a_method_found_flaky_is_sampled_alone_after_the_ot
     assert counted.extra["outcomes"] == {"partial": 7, "error": 4} and counted.verdict is Verdict.ERROR
     [(task, first)] = confirmation.later
     assert task == "t1"
-    outcomes = iter([rec("url-chaining", "other.zip", verdict=Verdict.ERROR), rec("url-chaining", "other.zip")])
-    sampled = confirmation.alone(first, 60, lambda timeout: next(outcomes))
-    assert SUSPECT_REPEATS == 2 and sampled.verdict is Verdict.ERROR
+    asked = []
+
+    def sample(again):
+        asked.append(again)
+        return [rec("url-chaining", "other.zip"), rec("url-chaining", "other.zip", verdict=Verdict.ERROR)]
+
+    sampled = confirmation.alone(first, 60, lambda timeout: pytest.fail("no timeout to confirm"), sample)
+    # One attempt, reading the zip SUSPECT_READS more times in its process: all its reads count.
+    assert asked == [SUSPECT_READS] and SUSPECT_READS.reads >= 5 and sampled.verdict is Verdict.ERROR
     assert sampled.extra["outcomes"] == {"partial": 2, "error": 1}
 
 

@@ -1,7 +1,8 @@
 """A verdict is confirmed before it stands, where one run alone could mislead.
 
 - A timeout: beside other attempts on a loaded machine a slow read can pass its limit. The attempt runs once
-  more, alone, at twice the limit; `timeout` only if it times out again, else what it found, reported slow.
+  more, alone on the machine (alone.py), at twice the limit; `timeout` only if it times out again, else what
+  it found, reported slow.
 - A verdict that moved since the cell's last result (in the same environment, with the same probes: a verdict
   a new probe moved is news), or an attempt already found flaky: some readers race
   (fsspec's ZipFileSystem under zarr 3's concurrent reads reads one zip as "corrupt zip member" in 7 of 8
@@ -11,10 +12,13 @@
   counted on to read the file), which later runs, one attempt each, can only confirm. Flakiness is the
   library's: it outlives an edit of the probe, not a change of the environment.
 - A race found in one zip is in the store layer a method goes through, not in that zip: every zip attempt of a
-  method of the cell found flaky runs SUSPECT_REPEATS more times in every run, alone after the others (beside
-  other attempts these races show far less: 3 in 30 attempts of fsspec's on the RFC-9 zip three at a time, 14
-  in 20 one at a time), so that the zips it has not yet been seen to race on are found out by the quiet runs,
-  not first by a loaded one.
+  method of the cell found flaky is sampled in every run, alone on the machine after the others, by an attempt
+  that reads the zip SUSPECT_READS more times in its own process (each opened anew), so that the zips it has not
+  yet been seen to race on are found out by the quiet runs, not first by a loaded one. Both choices are
+  measured: beside other attempts these races show far less (3 in 30 attempts of fsspec's on the RFC-9 zip
+  three at a time, 14 in 20 one at a time), and a process's later reads race more than its first (Python
+  3.12.1's zipfile under zarr 3's threads, on zarrs' sharded zip: 1 in 20 first reads, 11 in 50 later ones),
+  at about a quarter of the cost of an attempt each. (That race is Python 3.12's zipfile: docs/findings.md.)
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-from .attempt import IMPORT
+from .attempt import IMPORT, Again
 from .records import VERDICT_OF, CellResult, ReadRecord, Record, Verdict
 
 MOVED_REPEATS = 9
-SUSPECT_REPEATS = 2
+SUSPECT_READS = Again(reads=20, budget_s=0.5)
 Key = tuple[str, str, str, str]
 
 
@@ -70,7 +74,7 @@ class Confirmation:
 
         confirmation.learn(previous, same_probes=...)          # per cell, before the reads
         record = confirmation.first(task, key, record, again)  # None: in `later`
-        record = confirmation.alone(first, limit, again)       # for each of `later`, one at a time"""
+        record = confirmation.alone(first, limit, again, sample)  # for each of `later`, one at a time"""
 
     last: dict[Key, ReadRecord] = field(default_factory=dict)
     flaky: dict[Key, ReadRecord] = field(default_factory=dict)
@@ -96,12 +100,13 @@ class Confirmation:
             return record
         return settle([record, *(again() for _ in range(more))], flaky)
 
-    def alone(self, first: ReadRecord, limit: float, again: Callable[[float | None], ReadRecord]) -> ReadRecord:
-        """A record left for later, confirmed with the machine to this run: a timeout at twice the limit, a
-        suspect by SUSPECT_REPEATS more attempts."""
+    def alone(self, first: ReadRecord, limit: float, again: Callable[[float], ReadRecord],
+              sample: Callable[[Again], list[ReadRecord]]) -> ReadRecord:
+        """A record left for later, confirmed with the machine to this run: a timeout by `again` at twice the
+        limit, a suspect by `sample`, an attempt that reads SUSPECT_READS more times in its own process."""
         if first.verdict is Verdict.TIMEOUT:
             return confirm_timeout(first, limit, again)
-        return settle([first, *(again(None) for _ in range(SUSPECT_REPEATS))])
+        return settle([first, *sample(SUSPECT_READS)])
 
 
 def settle(outcomes: Sequence[ReadRecord], flaky: ReadRecord | None = None) -> ReadRecord:

@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import backends, bands, sharded
-from .attempt import IMPORT, ReproCommand, ServerGone, list_methods, read_attempt, run_attempt
+from .alone import Machine
+from .attempt import IMPORT, Again, ReproCommand, ServerGone, list_methods, read_attempt, read_attempts, run_attempt
 from .backends.base import EnvFailed, Environment
 from .bench import TIMEOUT_FACTOR, bench_records
 from .cell_run import CellRun, Layout
@@ -69,6 +70,7 @@ class Runner:
         self.console = console or message_console()
         self.selector = selector or backends.Selector(matrix, layout.work, self.console)
         self.executor = Executor(jobs, self.console, isolation)
+        self.machine = Machine(layout.work)
         self.results = ResultsFolder(layout.reports, self.console)
         self._envs_lock = threading.Lock()
         self.fresh = fresh
@@ -276,7 +278,7 @@ class Runner:
         if self.stopping.is_set():
             return
         try:
-            with run.timed("read"):
+            with self.machine.shared(), run.timed("read"):
                 record = self.confirmation.first(task, key_of(run.cell.id, fixture.name, variant, method),
                                                  self.read(*task), lambda: self.read(*task))
         except ServerGone:
@@ -291,15 +293,16 @@ class Runner:
         run.journal.append(record)
 
     def _confirm_later(self) -> None:
-        """The attempts left for later, one at a time: an attempt confirmed alone has the machine to itself."""
+        """The attempts left for later, one at a time, each with the machine to itself (alone.py)."""
         while self.confirmation.later and not self.stopping.is_set():
             self._confirm_alone(*self.confirmation.later.pop(0))
 
     def _confirm_alone(self, task: tuple, first: ReadRecord) -> None:
         run, fixture, variant, method = task
         limit = run.cell.timeout_s
-        with run.timed("read"):
-            record = self.confirmation.alone(first, limit, lambda timeout: self.read(*task, timeout=timeout))
+        with self.machine.alone(), run.timed("read"):
+            record = self.confirmation.alone(first, limit, lambda timeout: self.read(*task, timeout=timeout),
+                                             lambda again: self.sample(*task, again=again))
         if first.verdict is Verdict.TIMEOUT:
             self.console.print(f"{escape(run.cell.id)}: {escape(fixture.name)} ({variant}, "
                                f"{escape(method or IMPORT)}) timed out at {limit:g} s; alone at {2 * limit:g} s: "
@@ -316,9 +319,14 @@ class Runner:
     def read(self, run: CellRun, fixture: Fixture, variant: str, method: str | None,
              timeout: float | None = None) -> ReadRecord:
         """One read attempt of `run`'s cell, checked against the fixture's manifest."""
+        return self.sample(run, fixture, variant, method, timeout=timeout)[0]
+
+    def sample(self, run: CellRun, fixture: Fixture, variant: str, method: str | None,
+               timeout: float | None = None, again: Again | None = None) -> list[ReadRecord]:
+        """`read`, and with `again` the records of the reads its process made again after it."""
         repro = self.repro_command(run).for_attempt(run.cell.id, fixture.name, method or IMPORT, variant)
-        return read_attempt(run.env, run.probe, fixture, variant, method, expected=fixture.arrays, repro=repro,
-                            failed_listing=run.failed_listing, server=run.server, timeout=timeout)
+        return read_attempts(run.env, run.probe, fixture, variant, method, expected=fixture.arrays, repro=repro,
+                             failed_listing=run.failed_listing, server=run.server, timeout=timeout, again=again)
 
     def repro_command(self, run: CellRun) -> ReproCommand:
         # A Node cell goes to its npm folder whatever the backend, so `auto` brings it back there.

@@ -505,6 +505,39 @@ def test_every_zip_attempt_of_a_method_found_flaky_is_sampled_alone_after_the_ot
     assert sampled.extra["outcomes"] == {"partial": 2, "error": 1}
 
 
+def test_a_zip_sampled_alike_often_enough_is_sampled_no_more():
+    from zarrmatrix.confirm import STEADY_READS, SUSPECT_READS, Confirmation
+
+    def rec(fixture, verdict=Verdict.PASS, **extra):
+        return ReadRecord(reader="fsspec", library="fsspec", library_version="1", zarr_version=None,
+                          fixture=fixture, variant="zip", method="m", verdict=verdict, reason="", call="",
+                          repro="", extra=extra)
+
+    racy = rec("racy.zip", Verdict.ERROR, outcomes={"pass": 3, "error": 1})
+    flaky = {("fsspec", "racy.zip", "zip", "m"): racy}
+    key = ("fsspec", "other.zip", "zip", "m")
+    never = lambda *args: pytest.fail("not sampled")  # noqa: E731
+    runs, last = 0, None
+    while True:
+        confirmation = Confirmation(last={key: last} if last else {}, flaky=flaky)
+        record = confirmation.first("t", key, rec("other.zip"), never)
+        if record is not None:
+            break
+        [(_, first)] = confirmation.later
+        last = confirmation.alone(first, 60, never, lambda again: [rec("other.zip")] * again.reads)
+        runs += 1
+        assert last.verdict is Verdict.PASS and last.extra["steady_reads"] == runs * (SUSPECT_READS.reads + 1)
+    # Sampled in as many runs as it takes to reach STEADY_READS reads alike; then one attempt, counted on.
+    assert runs == -(-STEADY_READS // (SUSPECT_READS.reads + 1))
+    assert record.extra["steady_reads"] == last.extra["steady_reads"] + 1
+    # A race seen in a sample: flaky, and no longer counted as steady.
+    confirmation = Confirmation(last={}, flaky=flaky)
+    assert confirmation.first("t", key, rec("other.zip"), never) is None
+    raced = confirmation.alone(rec("other.zip"), 60, never,
+                               lambda again: [rec("other.zip"), rec("other.zip", Verdict.MISMATCH)])
+    assert raced.verdict is Verdict.MISMATCH and raced.found_flaky and "steady_reads" not in raced.extra
+
+
 def test_a_flaky_attempt_stays_flaky_after_a_probe_edit(tmp_path, layout):
     good, bad = "ab" * 32, "cd" * 32
     zip_read = scripted_zip_read(tmp_path, layout)

@@ -19,6 +19,8 @@
   three at a time, 14 in 20 one at a time), and a process's later reads race more than its first (Python
   3.12.1's zipfile under zarr 3's threads, on zarrs' sharded zip: 1 in 20 first reads, 11 in 50 later ones),
   at about a quarter of the cost of an attempt each. (That race is Python 3.12's zipfile: docs/findings.md.)
+  A zip read STEADY_READS times alike in such samples (its record's `steady_reads`, counted across runs with the
+  same probes) is taken to read steadily, and sampled no more.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from .records import VERDICT_OF, CellResult, ReadRecord, Record, Verdict
 
 MOVED_REPEATS = 9
 SUSPECT_READS = Again(reads=20, budget_s=0.5)
+# A race that shows in 5% of the reads alone is missed by 100 with a chance of 0.6%.
+STEADY_READS = 100
 Key = tuple[str, str, str, str]
 
 
@@ -53,6 +57,11 @@ def flaky_ones(records: Sequence[Record]) -> dict[Key, ReadRecord]:
 def suspects(flaky: dict[Key, ReadRecord]) -> set[tuple[str, str]]:
     """(cell, method) pairs with an attempt found flaky: each of their zip attempts is sampled more."""
     return {(cell, method) for (cell, _, _, method) in flaky}
+
+
+def steady_reads(record: ReadRecord | None) -> int:
+    """How many reads alone, all alike, the attempt of `record` has had in samples so far."""
+    return int(record.extra.get("steady_reads", 0)) if record is not None else 0
 
 
 def repeats(record: ReadRecord, last: ReadRecord | None, flaky: ReadRecord | None = None) -> int | None:
@@ -89,15 +98,16 @@ class Confirmation:
 
     def first(self, task: Any, key: Key, record: ReadRecord, again: Callable[[], ReadRecord]) -> ReadRecord | None:
         """The record that stands, after the repeats it needs at once; None where it is left for `later`."""
-        flaky = self.flaky.get(key)
-        more = repeats(record, self.last.get(key), flaky)
-        suspect = key[2] == "zip" and (key[0], key[3]) in suspects(self.flaky)
+        flaky, last = self.flaky.get(key), self.last.get(key)
+        more = repeats(record, last, flaky)
+        so_far = steady_reads(last) if more is None else 0
+        suspect = key[2] == "zip" and (key[0], key[3]) in suspects(self.flaky) and so_far < STEADY_READS
         if record.verdict is Verdict.TIMEOUT or more is None and suspect:
             with self._lock:
                 self.later.append((task, record))
             return None
         if more is None:
-            return record
+            return replace(record, extra={**record.extra, "steady_reads": so_far + 1}) if so_far else record
         return settle([record, *(again() for _ in range(more))], flaky)
 
     def alone(self, first: ReadRecord, limit: float, again: Callable[[float], ReadRecord],
@@ -106,7 +116,12 @@ class Confirmation:
         limit, a suspect by `sample`, an attempt that reads SUSPECT_READS more times in its own process."""
         if first.verdict is Verdict.TIMEOUT:
             return confirm_timeout(first, limit, again)
-        return settle([first, *sample(SUSPECT_READS)])
+        outcomes = [first, *sample(SUSPECT_READS)]
+        settled = settle(outcomes)
+        if settled.found_flaky:
+            return settled
+        so_far = steady_reads(self.last.get((first.reader, first.fixture, first.variant, first.method)))
+        return replace(settled, extra={**settled.extra, "steady_reads": so_far + len(outcomes)})
 
 
 def settle(outcomes: Sequence[ReadRecord], flaky: ReadRecord | None = None) -> ReadRecord:

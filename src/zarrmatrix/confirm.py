@@ -34,7 +34,7 @@ from .attempt import IMPORT, Again
 from .records import VERDICT_OF, CellResult, ReadRecord, Record, Verdict
 
 MOVED_REPEATS = 9
-SUSPECT_READS = Again(reads=10, budget_s=0.25)
+SUSPECT_READS = Again(reads=6, budget_s=0.2)
 # A race that shows in 5% of the reads alone is missed by 100 with a chance of 0.6%.
 STEADY_READS = 100
 Key = tuple[str, str, str, str]

@@ -120,7 +120,7 @@ class Confirmation:
         settled = settle(outcomes)
         if settled.found_flaky:
             return settled
-        so_far = steady_reads(self.last.get((first.reader, first.fixture, first.variant, first.method)))
+        so_far = steady_reads(self.last.get(key_of(first.reader, first.fixture, first.variant, first.method)))
         return replace(settled, extra={**settled.extra, "steady_reads": so_far + len(outcomes)})
 
 
